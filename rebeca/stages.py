@@ -201,7 +201,7 @@ def verifier_stage(P:dict, out, ratings, store, samples:dict, world, samp_key:st
 def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress:bool=True) -> tuple:
     "(dict of precision tables and truth agreement, key)."
     from rebeca.topics import (TopicModel, ShapesCaptioner, OpenAICaptioner, caption_images, assign_topics, precision_table,
-                               summarise_precision, world_topic_report, plot_topic_precision, KINDS)
+                               summarise_precision, paired_difference, world_topic_report, plot_topic_precision, KINDS)
     t = P["topics"]
     folder = Path(out)/"topics"
     key = fingerprint(dict(inputs=key_in, topics=t))
@@ -223,7 +223,8 @@ def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress
         catalog = catalog[catalog.status == "ok"]
     per_kind = lambda v, kind: v.get(kind) if isinstance(v, dict) else v     # one value for both kinds, or {content: .., style: ..}
     models = {kind: TopicModel.fit(catalog[kind], embedding_model=t["embedding_model"], min_topic_size=per_kind(t["min_topic_size"], kind),
-                                   nr_topics=per_kind(t.get("nr_topics"), kind), kind=kind, cache_dir=cache) for kind in KINDS}
+                                   nr_topics=per_kind(t.get("nr_topics"), kind), pooling=per_kind(t.get("pooling"), kind) or "mean",
+                                   kind=kind, cache_dir=cache) for kind in KINDS}
     for kind, m in models.items():
         m.save(folder/f"model_{kind}")
         save_table(m.topics(), out, f"topics_{kind}")
@@ -249,6 +250,7 @@ def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress
         save_figure(plot_topic_precision(table, title=f"Topic precision per user ({rule} rule for liked topics)"), out,
                     f"figure5_topic_precision_{rule}")
         result[rule] = summarise_precision(table).reset_index().to_dict("records")
+        if "REBECA" in methods: result[f"{rule}_paired"] = paired_difference(table, "REBECA").to_dict("records")
         if agreement is not None: result[f"{rule}_truth_agreement"] = agreement.to_dict("records")
     atomic_write(folder/"topics.json", json.dumps(result, indent=1, default=float))
     mark_stage(folder, key)
@@ -360,7 +362,10 @@ def results(c:dict) -> dict:
     tables["verifier_quality"] = pd.DataFrame([v["verifier"]["test"]], index=["held-out ratings"])
     if "ground_truth" in v: tables["ground_truth"] = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
     if "topics" in c:
-        for rule in ("paper", "lift"): tables[f"topic_precision_{rule}"] = pd.DataFrame(c["topics"][rule]).set_index("method")
+        for rule in ("paper", "lift"):
+            tables[f"topic_precision_{rule}"] = pd.DataFrame(c["topics"][rule]).set_index("method")
+            if f"{rule}_paired" in c["topics"]:       # REBECA minus each other method, per user (06_topics)
+                tables[f"topic_precision_{rule}_paired"] = pd.DataFrame(c["topics"][f"{rule}_paired"]).set_index(["baseline", "kind"])
     for name, df in tables.items(): save_table(df, out, name)
     # Figure 3: the permutation test of REBECA's samples
     r = v["permutation_tests"]["REBECA"]

@@ -21,11 +21,12 @@ from .shapes import FACTORS, content_caption, style_caption
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'FACTOR_COLUMNS', 'DEFAULT_EMBEDDING_MODEL', 'TOPICS_JSON', 'KINDS',
+__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'FACTOR_COLUMNS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
            'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'OpenAICaptioner', 'ShapesCaptioner',
-           'catalog_factor_reader', 'load_sentence_model', 'embed_captions', 'exact_knn', 'TopicModel', 'liked_topics',
-           'topic_hits', 'topic_precision', 'assign_topics', 'precision_table', 'summarise_precision',
-           'plot_topic_precision', 'factor_verdicts', 'truth_agreement', 'world_topic_report']
+           'catalog_factor_reader', 'load_sentence_model', 'embed_captions', 'caption_tokens', 'SIFPooling',
+           'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics',
+           'precision_table', 'summarise_precision', 'paired_difference', 'plot_topic_precision', 'factor_verdicts',
+           'truth_agreement', 'world_topic_report']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -249,21 +250,100 @@ def load_sentence_model(name:str=DEFAULT_EMBEDDING_MODEL, device:str="cpu"):
         _SENTENCE_MODELS[name, device] = SentenceTransformer(path, device=device)
     return _SENTENCE_MODELS[name, device]
 
-def embed_captions(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, cache_dir=None, batch_size:int=128,
-                   progress:bool=True) -> np.ndarray:
-    "Unit-norm sentence embeddings (n, d) of `captions`, cached in `cache_dir` by model and captions."
-    captions = [str(c) for c in captions]
-    if not captions: raise RebecaError("embed_captions: no captions")
-    path = None
-    if cache_dir is not None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", embedding_model)[-60:]
-        path = Path(cache_dir)/f"embeddings-{slug}-{_sha256(json.dumps([embedding_model, captions]))[:20]}.npy"
-        if path.is_file(): return np.load(path, allow_pickle=False)
-    X = load_sentence_model(embedding_model).encode(captions, batch_size=batch_size, normalize_embeddings=True,
-                                                     show_progress_bar=progress, convert_to_numpy=True).astype(np.float32)
+def _embeddings_path(cache_dir, embedding_model, captions, pooling=None):
+    if cache_dir is None: return None
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", embedding_model)[-60:] + ("" if pooling is None else f"-sif-{pooling.fingerprint()}")
+    return Path(cache_dir)/f"embeddings-{slug}-{_sha256(json.dumps([embedding_model, captions]))[:20]}.npy"
+
+def _save_array(path, X):
     if path is not None:
         buf = io.BytesIO(); np.save(buf, X, allow_pickle=False); atomic_write(path, buf.getvalue())
+
+def embed_captions(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, cache_dir=None, batch_size:int=128,
+                   progress:bool=True, pooling=None) -> np.ndarray:
+    "Unit-norm embeddings (n, d) of `captions`: the sentence model's own, or `pooling`'s of its token embeddings; cached in `cache_dir`."
+    captions = [str(c) for c in captions]
+    if not captions: raise RebecaError("embed_captions: no captions")
+    path = _embeddings_path(cache_dir, embedding_model, captions, pooling)
+    if path is not None and path.is_file(): return np.load(path, allow_pickle=False)
+    if pooling is not None: X = pooling(captions, embedding_model, progress=progress)
+    else: X = load_sentence_model(embedding_model).encode(captions, batch_size=batch_size, normalize_embeddings=True,
+                                                           show_progress_bar=progress, convert_to_numpy=True).astype(np.float32)
+    _save_array(path, X)
     return X
+
+# %% ../nbs/06_topics.ipynb #b10d1afe
+def caption_tokens(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, batch_size:int=128, progress:bool=False) -> tuple:
+    "Contextual embeddings of the words of `captions`: `(caption index, word, vector)` per word (word pieces averaged; no punctuation)."
+    captions = [str(c) for c in captions]
+    model = load_sentence_model(embedding_model)
+    T = model.encode(captions, output_value="token_embeddings", batch_size=batch_size, show_progress_bar=progress)
+    rows, words, vectors = [], [], []
+    for i, (c, t) in enumerate(zip(captions, T)):
+        enc = model.tokenizer(c, return_offsets_mapping=True, truncation=True)
+        pieces = {}
+        for j, w in enumerate(enc.word_ids()):
+            if w is not None and j < len(t): pieces.setdefault(w, []).append(j)
+        for js in pieces.values():
+            word = c[enc["offset_mapping"][js[0]][0]:enc["offset_mapping"][js[-1]][1]].lower()
+            if not re.fullmatch(r"[^\W\d_][\w'-]*", word): continue
+            rows.append(i); words.append(word); vectors.append(t[js].float().mean(0).cpu().numpy())
+    dim = T[0].shape[-1] if len(T) else 0
+    return np.array(rows, dtype=np.int64), words, (np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), np.float32))
+
+# %% ../nbs/06_topics.ipynb #69ba6717
+SIF_JSON = "sif_pooling.json"
+
+class SIFPooling:
+    "Smooth-inverse-frequency pooling of contextual token embeddings, with the shared component removed (Arora et al., 2017)."
+    def __init__(self, word_prob:dict, component, a:float=1e-3):
+        self.word_prob, self.a = dict(word_prob), float(a)
+        self.component = np.asarray(component, dtype=np.float32)
+    def __repr__(self): return f"SIFPooling({len(self.word_prob)} words, a={self.a:g})"
+
+    def _pool(self, n, rows, words, V) -> np.ndarray:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+        w = np.array([0.0 if x in ENGLISH_STOP_WORDS else self.a / (self.a + self.word_prob.get(x, 0.0)) for x in words], np.float32)
+        X = np.zeros((n, V.shape[1]), np.float32)
+        np.add.at(X, rows, V * w[:, None])
+        empty = np.bincount(rows, weights=w, minlength=n) == 0            # only stop words (or no word): their plain mean
+        if empty.any():
+            keep = empty[rows]
+            np.add.at(X, rows[keep], V[keep])
+        return X / np.maximum(np.bincount(rows, minlength=n), 1)[:, None]
+
+    @classmethod
+    def fit(cls, captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, a:float=1e-3, progress:bool=False) -> tuple:
+        "`(pooling, embeddings of captions)`: word frequencies and the first principal component, both from `captions`."
+        captions = [str(c) for c in captions]
+        rows, words, V = caption_tokens(captions, embedding_model, progress=progress)
+        if not words: raise RebecaError("SIFPooling.fit: the captions have no words")
+        counts = pd.Series(words).value_counts()
+        pooling = cls((counts / counts.sum()).to_dict(), np.zeros(V.shape[1], np.float32), a)
+        X = pooling._pool(len(captions), rows, words, V)
+        pooling.component = np.linalg.svd(X, full_matrices=False)[2][0].astype(np.float32)
+        return pooling, pooling._finish(X)
+
+    def _finish(self, X) -> np.ndarray:
+        X = X - np.outer(X @ self.component, self.component)
+        return (X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def __call__(self, captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, progress:bool=False) -> np.ndarray:
+        "Unit-norm SIF embeddings (n, d) of `captions`."
+        captions = [str(c) for c in captions]
+        return self._finish(self._pool(len(captions), *caption_tokens(captions, embedding_model, progress=progress)))
+
+    def state(self) -> dict: return dict(a=self.a, component=self.component.tolist(), word_prob=self.word_prob)
+    def fingerprint(self) -> str: return _sha256(json.dumps(self.state(), sort_keys=True))[:16]
+    def save(self, path) -> Path:
+        path = Path(path); atomic_write(path, json.dumps(dict(format="rebeca-sif-pooling", version=1, **self.state())) + "\n"); return path
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        if not path.is_file(): raise RebecaError(f"{path}: no such SIF pooling file")
+        d = json.loads(path.read_text())
+        if not isinstance(d, dict) or d.get("format") != "rebeca-sif-pooling": raise RebecaError(f"{path}: not a saved SIFPooling")
+        return cls(d["word_prob"], d["component"], d["a"])
 
 # %% ../nbs/06_topics.ipynb #c0d125b9
 def exact_knn(embeddings, k:int, chunk:int=1024) -> tuple:
@@ -280,13 +360,13 @@ def exact_knn(embeddings, k:int, chunk:int=1024) -> tuple:
         dist[s:s + chunk] = np.maximum(np.take_along_axis(d, idx[s:s + chunk], 1), 0)
     return idx, dist
 
-# %% ../nbs/06_topics.ipynb #65093b9c
+# %% ../nbs/06_topics.ipynb #4ed36bf2
 TOPICS_JSON = "rebeca_topics.json"
 
 class TopicModel:
     "BERTopic fitted on one kind of caption, the sentence model that embeds its captions, and nearest-topic assignment."
-    def __init__(self, bertopic, embedding_model:str=DEFAULT_EMBEDDING_MODEL, meta:dict|None=None):
-        self.bertopic, self.embedding_model, self.meta = bertopic, embedding_model, meta or {}
+    def __init__(self, bertopic, embedding_model:str=DEFAULT_EMBEDDING_MODEL, meta:dict|None=None, pooling:SIFPooling|None=None):
+        self.bertopic, self.embedding_model, self.meta, self.pooling = bertopic, embedding_model, meta or {}, pooling
         emb = np.asarray(bertopic.topic_embeddings_, dtype=np.float32)
         self.topic_ids = np.array(sorted(bertopic.get_topics()))
         if len(emb) != len(self.topic_ids): raise RebecaError(f"TopicModel: {len(emb)} topic embeddings for {len(self.topic_ids)} topics")
@@ -302,8 +382,8 @@ class TopicModel:
     @classmethod
     def fit(cls, captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, min_topic_size:int=10, n_neighbors:int=15,
             n_components:int=5, seed:int=0, top_n_words:int=10, kind:str="", cache_dir=None, embeddings=None,
-            exact_knn_max:int=50_000, umap_init:str="random", nr_topics:int|str|None=None, progress:bool=True):
-        "Fit BERTopic on `captions` (embedded with `embedding_model`, or given as `embeddings`); `nr_topics` (a number or 'auto') merges similar topics after fitting."
+            exact_knn_max:int=50_000, umap_init:str="random", nr_topics:int|str|None=None, pooling:str="mean", progress:bool=True):
+        "Fit BERTopic on `captions` (embedded with `embedding_model` and `pooling` 'mean' or 'sif', or given as `embeddings`); `nr_topics` (a number or 'auto') merges similar topics after fitting."
         from bertopic import BERTopic
         from umap import UMAP
         from hdbscan import HDBSCAN
@@ -311,7 +391,13 @@ class TopicModel:
         captions = [str(c) for c in captions]
         if len(captions) < max(3 * min_topic_size, n_neighbors + 2):
             raise RebecaError(f"TopicModel.fit: {len(captions)} captions are too few for min_topic_size={min_topic_size}, n_neighbors={n_neighbors}")
-        X = embed_captions(captions, embedding_model, cache_dir, progress=progress) if embeddings is None else np.asarray(embeddings)
+        if pooling not in ("mean", "sif"): raise RebecaError(f"TopicModel.fit: pooling={pooling!r}: expected 'mean' or 'sif'")
+        sif = None
+        if pooling == "sif":
+            if embeddings is not None: raise RebecaError("TopicModel.fit: pooling='sif' embeds the captions itself; pass no embeddings")
+            sif, X = SIFPooling.fit(captions, embedding_model, progress=progress)
+            _save_array(_embeddings_path(cache_dir, embedding_model, captions, sif), X)   # assign() on these captions finds them
+        else: X = embed_captions(captions, embedding_model, cache_dir, progress=progress) if embeddings is None else np.asarray(embeddings)
         knn = exact_knn(X, n_neighbors) if 4096 <= len(captions) <= exact_knn_max else (None, None, None)
         umap = UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=0.0, metric="cosine", random_state=seed,
                     low_memory=True, precomputed_knn=knn, init=umap_init)
@@ -327,8 +413,8 @@ class TopicModel:
                 raise RebecaError(f"TopicModel.fit: no topic found in {len(captions)} {kind} captions (every caption is an outlier); "
                                   f"lower min_topic_size={min_topic_size}") from None
         meta = dict(kind=kind, n_captions=len(captions), min_topic_size=min_topic_size, nr_topics=nr_topics, n_neighbors=n_neighbors,
-                    n_components=n_components, seed=seed, outliers=int((np.asarray(model.topics_) == -1).sum()))
-        return cls(model, embedding_model, meta)
+                    n_components=n_components, seed=seed, pooling=pooling, outliers=int((np.asarray(model.topics_) == -1).sum()))
+        return cls(model, embedding_model, meta, sif)
 
     def topics(self, n_words:int=5) -> pd.DataFrame:
         "The topics: id, number of training captions, and top `n_words` keywords (as in the paper's appendix A.2)."
@@ -340,7 +426,7 @@ class TopicModel:
         "The nearest topic (cosine similarity to topic embeddings, outliers excluded) of each caption."
         if embeddings is None:
             if captions is None: raise RebecaError("TopicModel.assign: pass captions or embeddings")
-            embeddings = embed_captions(captions, self.embedding_model, cache_dir, progress=progress)
+            embeddings = embed_captions(captions, self.embedding_model, cache_dir, progress=progress, pooling=self.pooling)
         E = np.asarray(embeddings, dtype=np.float32)
         E = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
         return self.topic_ids[(E @ self._unit.T).argmax(1)]
@@ -352,6 +438,7 @@ class TopicModel:
         logging.getLogger("BERTopic").setLevel(logging.ERROR)   # its warning about the unnamed embedding model
         try: self.bertopic.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
         finally: logging.getLogger("BERTopic").setLevel(level)
+        if self.pooling is not None: self.pooling.save(path/SIF_JSON)
         atomic_write(path/TOPICS_JSON, json.dumps(dict(format="rebeca-topic-model", version=1, embedding_model=self.embedding_model,
                                                        **self.meta), indent=1) + "\n")
         return path
@@ -369,7 +456,9 @@ class TopicModel:
         logging.getLogger("BERTopic").setLevel(logging.ERROR)
         try: model = BERTopic.load(str(path), embedding_model=load_sentence_model(name))
         finally: logging.getLogger("BERTopic").setLevel(level)
-        return cls(model, name, meta)
+        pooling = meta.get("pooling", "mean")
+        if pooling == "sif" and not (path/SIF_JSON).is_file(): raise RebecaError(f"{path}: a SIF-pooled TopicModel without {SIF_JSON}")
+        return cls(model, name, meta, SIFPooling.load(path/SIF_JSON) if pooling == "sif" else None)
 
 # %% ../nbs/06_topics.ipynb #69494bdd
 def _topic_set(t) -> frozenset:
@@ -445,6 +534,28 @@ def summarise_precision(table:pd.DataFrame) -> pd.DataFrame:
     agg = table.groupby("method", sort=False)[list(KINDS)].agg(["mean", "median"])
     agg.columns = [f"{k} {s}" for k, s in agg.columns]
     return agg.reindex(order).assign(users=table.groupby("method", sort=False).size().reindex(order)).round(3)
+
+# %% ../nbs/06_topics.ipynb #3420c177
+def paired_difference(table:pd.DataFrame, method:str="REBECA", baselines=None, n_boot:int=2000, level:float=0.95,
+                      seed:int=0) -> pd.DataFrame:
+    "Per (baseline, kind): mean per-user precision of `method` minus the baseline's, its bootstrap interval over users, users higher/lower."
+    names = list(dict.fromkeys(table.method))
+    if method not in names: raise RebecaError(f"paired_difference: no method {method!r} in the table (it has {names})")
+    baselines = [b for b in names if b != method] if baselines is None else list(baselines)
+    unknown = [b for b in baselines if b not in names]
+    if unknown: raise RebecaError(f"paired_difference: no method {unknown[0]!r} in the table (it has {names})")
+    wide = {k: table.pivot_table(index="user", columns="method", values=k, aggfunc="first") for k in KINDS}
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in baselines:
+        for kind in KINDS:
+            d = (wide[kind][method] - wide[kind][b]).dropna().to_numpy()
+            if not len(d): raise RebecaError(f"paired_difference: {method!r} and {b!r} share no user with a {kind} precision")
+            boot = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+            lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+            rows.append(dict(baseline=b, kind=kind, difference=d.mean(), ci_low=lo, ci_high=hi, users=len(d),
+                             higher=int((d > 0).sum()), lower=int((d < 0).sum())))
+    return pd.DataFrame(rows).round(4)
 
 # %% ../nbs/06_topics.ipynb #084f88b1
 def plot_topic_precision(table:pd.DataFrame, methods=None, title:str|None=None, seed:int=0):
