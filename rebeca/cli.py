@@ -101,6 +101,7 @@ def train_command(args) -> int:
     overrides = {k: v for k, v in dict(batch_size=args.batch_size, lr=args.lr, samples_per_user=args.samples_per_user,
                                        max_epochs=args.max_epochs, seed=args.seed).items() if v is not None}
     if args.no_user: overrides["use_user"] = False
+    if args.pair_token is not None: overrides["pair_token"] = args.pair_token
     config = dataclasses.replace(PRIOR_CONFIGS[args.config], **overrides)
     data = prior_dataset(ratings, ids, matrix)
     print(f"training a prior ({args.config} configuration) on {len(data.splits['train']['user'])} ratings of {data.n_users} users, "
@@ -263,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples-per-user", type=int); p.add_argument("--max-epochs", type=int)
     p.add_argument("--seed", type=int, help="training seed (default: the preset's, 0)")
     p.add_argument("--no-user", action="store_true", help="the NoUE ablation: the same prior with the user always dropped")
+    p.add_argument("--pair-token", action=argparse.BooleanOptionalAction, default=None,
+                   help="a token for the (user, rating) pair (default: the preset's; shapes has one, paper not)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=train_command)
 

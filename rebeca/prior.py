@@ -38,16 +38,17 @@ def timestep_embedding(t:torch.Tensor, dim:int, max_period:float=10_000.0) -> to
 
 # %% ../nbs/02_prior.ipynb #2b2db49d
 class RebecaPrior(ModelMixin, ConfigMixin):
-    "eps_theta(U, R, t, I_e^t): a pre-norm transformer encoder over [user x k, rating, time, image x m] tokens."
+    "eps_theta(U, R, t, I_e^t): a pre-norm transformer encoder over [user x k, rating, (user, rating) if `pair_token`, time, image x m] tokens."
     @register_to_config
     def __init__(self, embed_dim:int=1024, n_users:int=94, width:int|None=None, n_layers:int=8, n_heads:int=16,
-                 n_user_tokens:int=4, n_image_tokens:int=1, ff_dim:int=2048, dropout:float=0.1):
+                 n_user_tokens:int=4, n_image_tokens:int=1, ff_dim:int=2048, dropout:float=0.1, pair_token:bool=False):
         super().__init__()
         width = width or embed_dim
         if width % n_heads: raise RebecaError(f"width={width} is not divisible by n_heads={n_heads}")
         self.width = width
         self.user_embed = nn.Embedding(n_users + 1, n_user_tokens * width)          # row n_users: the null user
         self.rating_embed = nn.Embedding(3, width)                                  # dislike, like, null
+        self.pair_embed = nn.Embedding((n_users + 1) * 3, width) if pair_token else None   # row 3 * user + rating
         self.image_in = (nn.Identity() if n_image_tokens * width == embed_dim and n_image_tokens == 1
                          else nn.Linear(embed_dim, n_image_tokens * width))
         self.image_pos = nn.Parameter(torch.zeros(n_image_tokens, width))
@@ -58,6 +59,7 @@ class RebecaPrior(ModelMixin, ConfigMixin):
         self.register_buffer("embed_mean", torch.zeros(embed_dim))
         self.register_buffer("embed_std", torch.ones(embed_dim))
         nn.init.normal_(self.user_embed.weight, std=0.02); nn.init.normal_(self.rating_embed.weight, std=0.02)
+        if pair_token: nn.init.normal_(self.pair_embed.weight, std=0.02)
 
     @property
     def null_user(self) -> int: return self.config.n_users
@@ -66,16 +68,17 @@ class RebecaPrior(ModelMixin, ConfigMixin):
         "Predict the noise (or x0) from a standardised noisy embedding `x_t` (B, embed_dim)."
         B, c = x_t.shape[0], self.config
         tokens = torch.cat([self.user_embed(user).view(B, c.n_user_tokens, self.width),
-                            self.rating_embed(rating)[:, None],
-                            timestep_embedding(t, self.width).to(x_t.dtype)[:, None],
-                            self.image_in(x_t).view(B, c.n_image_tokens, self.width) + self.image_pos], dim=1)
+                            self.rating_embed(rating)[:, None]]
+                           + ([self.pair_embed(3 * user + rating)[:, None]] if c.pair_token else [])
+                           + [timestep_embedding(t, self.width).to(x_t.dtype)[:, None],
+                              self.image_in(x_t).view(B, c.n_image_tokens, self.width) + self.image_pos], dim=1)
         h = self.encoder(tokens)[:, -c.n_image_tokens:]
         return self.proj_out(self.norm_out(h).flatten(1))
 
     def normalize(self, x): return (x - self.embed_mean) / self.embed_std
     def denormalize(self, x): return x * self.embed_std + self.embed_mean
 
-# %% ../nbs/02_prior.ipynb #46c6c332
+# %% ../nbs/02_prior.ipynb #ad80e50a
 @dataclass
 class PriorConfig:
     "Model, noise schedule and training settings of a prior run."
@@ -93,6 +96,7 @@ class PriorConfig:
     user_drop_prob: float | None = None    # set both of these to drop them separately
     rating_drop_prob: float | None = None
     use_user: bool = True           # False: the NoUE ablation (paper §4.5), the user token is always the null user
+    pair_token: bool = False        # one more token, embedding the (user, rating) pair (the shapes preset; see below)
     lr: float = 1e-4
     weight_decay: float = 1e-5
     batch_size: int = 64
@@ -106,7 +110,7 @@ class PriorConfig:
 PRIOR_CONFIGS = {
     "paper": PriorConfig(),
     "shapes": PriorConfig(width=96, n_layers=3, n_heads=4, n_user_tokens=2, ff_dim=192, num_train_timesteps=1000, lr=1e-3,
-                          prediction_type="sample",
+                          prediction_type="sample", pair_token=True,
                           batch_size=256, samples_per_user=128, plateau_patience=4, early_stopping_patience=12, min_delta=0.002,
                           max_epochs=400),
 }
@@ -210,7 +214,7 @@ def plot_loss(history, path):
     ax.set(xlabel="epoch", ylabel="denoising loss", yscale="log"); ax.legend(); fig.tight_layout()
     fig.savefig(path, dpi=110); plt.close(fig)
 
-# %% ../nbs/02_prior.ipynb #bcb21648
+# %% ../nbs/02_prior.ipynb #42ed95cd
 def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bool=False, progress:bool=True,
                 checkpoint_every:float=60.0, mixed_precision:str|None=None, extra_meta:dict|None=None):
     "Train REBECA's prior on `data`; write the run to folder `out`. Returns (model, history)."
@@ -233,7 +237,8 @@ def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bo
             raise RebecaError(f"{out}: already holds a trained prior; pass resume=True (--resume) to continue it, or choose another folder")
         torch.manual_seed(c.seed)
         model = RebecaPrior(embed_dim=D, n_users=U, width=c.width, n_layers=c.n_layers, n_heads=c.n_heads,
-                            n_user_tokens=c.n_user_tokens, n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim, dropout=c.dropout)
+                            n_user_tokens=c.n_user_tokens, n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim, dropout=c.dropout,
+                            pair_token=c.pair_token)
         train_rows = torch.unique(data.splits["train"]["row"])
         model.embed_mean.copy_(data.embeddings[train_rows].mean(0))
         model.embed_std.copy_(data.embeddings[train_rows].std(0).clamp_min(1e-6))

@@ -107,7 +107,7 @@ def prior_stage(P:dict, out, ratings, store, emb_key:str, progress:bool=True) ->
     result = {}
     for name, cfg in runs.items():
         folder = Path(out)/"prior"/name
-        key = fingerprint(dict(embeddings=emb_key, data=P["data"], prior=prior_params, name=name))
+        key = fingerprint(dict(embeddings=emb_key, data=P["data"], prior=prior_params, name=name, config=dataclasses.asdict(cfg)))
         if not _fresh(folder, key):
             _started(folder, key)
             resume = (folder/"checkpoint").exists()
