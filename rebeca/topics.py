@@ -278,14 +278,14 @@ def caption_tokens(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, batch_
     captions = [str(c) for c in captions]
     model = load_sentence_model(embedding_model)
     T = model.encode(captions, output_value="token_embeddings", batch_size=batch_size, show_progress_bar=progress)
+    enc = model.tokenizer(captions, return_offsets_mapping=True, truncation=True)     # word ids and character spans
     rows, words, vectors = [], [], []
     for i, (c, t) in enumerate(zip(captions, T)):
-        enc = model.tokenizer(c, return_offsets_mapping=True, truncation=True)
-        pieces = {}
-        for j, w in enumerate(enc.word_ids()):
+        pieces, offsets = {}, enc["offset_mapping"][i]
+        for j, w in enumerate(enc.word_ids(i)):
             if w is not None and j < len(t): pieces.setdefault(w, []).append(j)
         for js in pieces.values():
-            word = c[enc["offset_mapping"][js[0]][0]:enc["offset_mapping"][js[-1]][1]].lower()
+            word = c[offsets[js[0]][0]:offsets[js[-1]][1]].lower()
             if not re.fullmatch(r"[^\W\d_][\w'-]*", word): continue
             rows.append(i); words.append(word); vectors.append(t[js].float().mean(0).cpu().numpy())
     dim = T[0].shape[-1] if len(T) else 0
@@ -299,6 +299,7 @@ class SIFPooling:
     def __init__(self, word_prob:dict, component, a:float=1e-3):
         self.word_prob, self.a = dict(word_prob), float(a)
         self.component = np.asarray(component, dtype=np.float32)
+        self._fingerprint = None
     def __repr__(self): return f"SIFPooling({len(self.word_prob)} words, a={self.a:g})"
 
     def _pool(self, n, rows, words, V) -> np.ndarray:
@@ -319,9 +320,9 @@ class SIFPooling:
         rows, words, V = caption_tokens(captions, embedding_model, progress=progress)
         if not words: raise RebecaError("SIFPooling.fit: the captions have no words")
         counts = pd.Series(words).value_counts()
-        pooling = cls((counts / counts.sum()).to_dict(), np.zeros(V.shape[1], np.float32), a)
-        X = pooling._pool(len(captions), rows, words, V)
-        pooling.component = np.linalg.svd(X, full_matrices=False)[2][0].astype(np.float32)
+        word_prob = (counts / counts.sum()).to_dict()
+        X = cls(word_prob, np.zeros(V.shape[1]), a)._pool(len(captions), rows, words, V)    # pooling needs no component
+        pooling = cls(word_prob, np.linalg.svd(X, full_matrices=False)[2][0], a)
         return pooling, pooling._finish(X)
 
     def _finish(self, X) -> np.ndarray:
@@ -334,7 +335,9 @@ class SIFPooling:
         return self._finish(self._pool(len(captions), *caption_tokens(captions, embedding_model, progress=progress)))
 
     def state(self) -> dict: return dict(a=self.a, component=self.component.tolist(), word_prob=self.word_prob)
-    def fingerprint(self) -> str: return _sha256(json.dumps(self.state(), sort_keys=True))[:16]
+    def fingerprint(self) -> str:
+        if self._fingerprint is None: self._fingerprint = _sha256(json.dumps(self.state(), sort_keys=True))[:16]
+        return self._fingerprint
     def save(self, path) -> Path:
         path = Path(path); atomic_write(path, json.dumps(dict(format="rebeca-sif-pooling", version=1, **self.state())) + "\n"); return path
     @classmethod
@@ -540,9 +543,8 @@ def paired_difference(table:pd.DataFrame, method:str="REBECA", baselines=None, n
                       seed:int=0) -> pd.DataFrame:
     "Per (baseline, kind): mean per-user precision of `method` minus the baseline's, its bootstrap interval over users, users higher/lower."
     names = list(dict.fromkeys(table.method))
-    if method not in names: raise RebecaError(f"paired_difference: no method {method!r} in the table (it has {names})")
     baselines = [b for b in names if b != method] if baselines is None else list(baselines)
-    unknown = [b for b in baselines if b not in names]
+    unknown = [m for m in [method, *baselines] if m not in names]
     if unknown: raise RebecaError(f"paired_difference: no method {unknown[0]!r} in the table (it has {names})")
     wide = {k: table.pivot_table(index="user", columns="method", values=k, aggfunc="first") for k in KINDS}
     rng = np.random.default_rng(seed)
