@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import RebecaError
+from .core import RebecaError
 
 # %% auto #0
-__all__ = ['load_model', 'save_tensors', 'save_training_state', 'find_training_state', 'load_training_state']
+__all__ = ['load_model', 'save_training_state', 'find_training_state', 'load_training_state']
 
 # %% ../nbs/00b_checkpoint.ipynb #1d0b8ef1
 def load_model(cls, path, **kwargs):
@@ -24,18 +24,6 @@ def load_model(cls, path, **kwargs):
     if not (path/"config.json").is_file(): raise RebecaError(f"{path}: no saved {cls.__name__} here (no config.json)")
     if not any(path.glob("*.safetensors")): raise RebecaError(f"{path}: no .safetensors weights (pickled weights are never loaded)")
     return cls.from_pretrained(path, use_safetensors=True, **kwargs)
-
-# %% ../nbs/00b_checkpoint.ipynb #1900c515
-def save_tensors(tensors:dict, path, metadata:dict|None=None) -> Path:
-    "Write `tensors` (name -> tensor) to the safetensors file `path` atomically; `metadata` values must be strings."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
 
 # %% ../nbs/00b_checkpoint.ipynb #249722c6
 def _split_optimizer_state(sd):

@@ -1,4 +1,4 @@
-"""`rebeca`: one console script, one subcommand per stage of the pipeline.
+"""`rebeca`: one console script, one subcommand per stage of the pipeline, each option declared once, by the function it feeds.
 
 Docs: https://rebeca-recsys.github.io/rebeca/cli.html.md"""
 
@@ -6,333 +6,323 @@ Docs: https://rebeca-recsys.github.io/rebeca/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #60a00908
 from __future__ import annotations
-import argparse, sys
+import argparse, dataclasses, inspect, re, sys, typing
 from pathlib import Path
 
+from fastcore.docments import docments
+
 from . import __version__
-from .data import RebecaError, prepare_ratings, summarise, missing_images, plot_likes_per_user, IMAGE_DIR
-from .shapes import make_world, save_world
+from .core import RebecaError, _resolve
 
 # %% auto #0
-__all__ = ['world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
-           'verify_command', 'reproduce_command', 'build_parser', 'main']
+__all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT', 'TRAINING', 'SAMPLING', 'SD', 'TRUTH', 'TEST',
+           'REPRODUCE', 'COMMANDS', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
+           'world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
+           'verify_command', 'reproduce_command']
 
-# %% ../nbs/10_cli.ipynb #8b0b8f29
-def world_command(args) -> int:
-    "`rebeca world`: draw a shapes world and write it to `--out`."
-    world = save_world(make_world(n_images=args.images, n_users=args.users, seed=args.seed), args.out, progress=not args.quiet)
-    print(f"shapes world in {args.out}: {len(world.factors)} images, {world.n_users} users, "
-          f"{len(world.ratings)} ratings (seed {args.seed})")
-    return 0
+# %% ../nbs/10_cli.ipynb #1a9a0ab6
+def param_docs(source) -> dict:
+    "name -> (annotation, default, help) of the parameters of a function, or of the fields of a dataclass."
+    if dataclasses.is_dataclass(source):
+        hints, lines = typing.get_type_hints(source), inspect.getsource(source).splitlines()
+        comment = {m[1]: m[2] for m in (re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", l) for l in lines) if m}
+        return {f.name: (hints[f.name], f.default if f.default is not dataclasses.MISSING else inspect.Parameter.empty,
+                         comment.get(f.name, "")) for f in dataclasses.fields(source)}
+    return {k: (v.anno, v.default, v.docment or "") for k, v in docments(source, full=True, returns=False, eval_str=True).items()}
 
-# %% ../nbs/10_cli.ipynb #b8ae67bc
-def data_command(args) -> int:
-    "`rebeca data`: prepare a FLICKR-AES-format folder (paper §4.1) and print its summary."
-    ratings = prepare_ratings(args.root, min_likes=args.min_likes, n_val=args.n_val, n_test=args.n_test,
-                              seed=args.seed, duplicates=args.duplicates)
-    print(ratings)
-    print(summarise(ratings).to_string())
-    missing = missing_images(ratings)
-    n_images = ratings.df.image.nunique()
-    print(f"images in {IMAGE_DIR}/: {n_images - len(missing)} of {n_images} rated images found"
-          + (f" (first missing: {missing[0]})" if missing else ""))
-    if args.plot:
-        plot_likes_per_user(ratings).savefig(args.plot, dpi=120, bbox_inches="tight")
-        print(f"likes per user plotted to {args.plot}")
-    return 0
+# %% ../nbs/10_cli.ipynb #0f3bc838
+def _base(anno):
+    "The non-None type of an annotation, and whether it is a list."
+    args = [a for a in typing.get_args(anno) if a is not type(None)] if typing.get_origin(anno) in (typing.Union, getattr(__import__("types"), "UnionType")) else [anno]
+    t = args[0] if args else str
+    if typing.get_origin(t) is list: return (typing.get_args(t) or (str,))[0], True
+    return t, False
 
-# %% ../nbs/10_cli.ipynb #380bb712
-def _make_embedder(args, device):
-    "The embedder `args` ask for, on `device`."
-    import torch
-    from rebeca.embeddings import ShapesEmbedder, OpenCLIPEmbedder, TransformersCLIPEmbedder, train_autoencoder, process_state
-    if args.embedder == "shapes":
-        ae = Path(args.autoencoder or Path(args.out)/"autoencoder")
-        state = process_state()
-        if state.is_main_process and not (ae/"config.json").is_file():
-            print(f"no shapes autoencoder at {ae}: training one on {args.images} ({args.ae_epochs} + {args.ae_decoder_epochs} "
-                  "decoder-only epochs, resumable)")
-            labels = None
-            if args.labels:
-                import pandas as pd
-                if not Path(args.labels).is_file(): raise RebecaError(f"--labels {args.labels}: no such file")
-                labels = pd.read_csv(args.labels)
-                if args.label_columns:
-                    lacking = [c for c in ["image", *args.label_columns] if c not in labels]
-                    if lacking: raise RebecaError(f"--labels {args.labels}: no column {', '.join(lacking)}")
-                    labels = labels[["image", *args.label_columns]]
-            train_autoencoder(args.images, ae, epochs=args.ae_epochs, decoder_epochs=args.ae_decoder_epochs, latent_dim=args.latent_dim,
-                              labels=labels, label_weight=args.label_weight, device=str(device), progress=not args.quiet)
-        state.wait_for_everyone()
-        return ShapesEmbedder.from_pretrained(ae, device=str(device))
-    dtype = getattr(torch, args.dtype)
-    source = OpenCLIPEmbedder if args.source == "open_clip" else TransformersCLIPEmbedder
-    return source.from_pretrained(device=str(device), dtype=dtype)
-
-def embed_command(args) -> int:
-    "`rebeca embed`: embed every image of a folder into a store (resumable, multi-process)."
-    from rebeca.embeddings import extract_embeddings, load_embeddings, process_state, read_store_record
-    name = {"shapes": "shapes-autoencoder", "openclip-vit-h-14": "openclip-vit-h-14"}[args.embedder]
-    record = read_store_record(args.out)
-    if record and record["embedder"]["name"] != name:         # refuse before loading (or downloading) any model
-        had = record["embedder"]
-        raise RebecaError(f"{args.out}: this store holds {had['name']!r} embeddings of dim {had['dim']}; refusing to add "
-                          f"{name!r} embeddings. Use another --out.")
-    state = process_state()
-    device = state.device if args.device == "auto" else args.device
-    embedder = _make_embedder(args, device)
-    extract_embeddings(args.images, args.out, embedder, batch_size=args.batch_size, chunk_size=args.chunk_size,
-                       num_workers=args.num_workers, progress=not args.quiet)
-    if state.is_main_process:
-        ids, matrix, record = load_embeddings(args.out)
-        print(f"store {args.out}: {len(ids)} images embedded by {record['embedder']['name']} (dim {matrix.shape[1]}), "
-              f"{len(record['skipped'])} skipped")
-        for s in record["skipped"]: print(f"  skipped {s['image']}: {s['error']}")
-    return 0
-
-# %% ../nbs/10_cli.ipynb #eecdaaa7
-def train_command(args) -> int:
-    "`rebeca train`: train REBECA's prior on ratings + an embedding store."
-    import dataclasses, time
-    from rebeca.embeddings import load_embeddings
-    from rebeca.prior import PRIOR_CONFIGS, prior_dataset, train_prior
-    ratings = prepare_ratings(args.ratings, min_likes=args.min_likes, n_val=args.n_val, n_test=args.n_test, seed=args.split_seed)
-    ids, matrix, record = load_embeddings(args.embeddings)
-    overrides = {k: v for k, v in dict(batch_size=args.batch_size, lr=args.lr, samples_per_user=args.samples_per_user,
-                                       max_epochs=args.max_epochs, seed=args.seed).items() if v is not None}
-    if args.no_user: overrides["use_user"] = False
-    if args.pair_token is not None: overrides["pair_token"] = args.pair_token
-    config = dataclasses.replace(PRIOR_CONFIGS[args.config], **overrides)
-    data = prior_dataset(ratings, ids, matrix)
-    print(f"training a prior ({args.config} configuration) on {len(data.splits['train']['user'])} ratings of {data.n_users} users, "
-          f"{record['embedder']['name']} embeddings of dim {data.dim}")
-    t = time.time()
-    model, history = train_prior(data, args.out, config, resume=args.resume, progress=not args.quiet,
-                                 extra_meta=dict(embedder=record["embedder"], embeddings=str(Path(args.embeddings).resolve()),
-                                                 ratings=str(Path(args.ratings).resolve())))
-    best = min(history, key=lambda h: h["val_loss"])
-    print(f"prior in {args.out}: {len(history)} epochs, best validation loss {best['val_loss']:.4f} at epoch {best['epoch']} "
-          f"({time.time() - t:.0f} s this run)")
-    return 0
-
-def sample_command(args) -> int:
-    "`rebeca sample`: personalised embeddings from a trained prior, written with their users."
-    import torch
-    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    prior = TrainedPrior(args.prior, device=device)
-    users = "all" if args.users == "all" else args.users.split(",")
-    X, u = sample_embeddings(prior, users, n=args.n, guidance_scale=args.guidance, scheduler=args.scheduler,
-                             num_inference_steps=args.steps, rating=1 if args.rating == "like" else 0,
-                             generator=torch.Generator().manual_seed(args.seed), progress=not args.quiet)
-    save_samples(args.out, X, u, prior, guidance_scale=args.guidance, scheduler=args.scheduler, steps=args.steps,
-                 seed=args.seed, rating=args.rating, n=args.n)
-    print(f"{len(X)} embeddings ({args.n} for each of {len(set(u.tolist()))} users, dim {X.shape[1]}) written to {args.out}")
-    return 0
-
-# %% ../nbs/10_cli.ipynb #2574f4b3
-def decode_command(args) -> int:
-    "`rebeca decode`: sampled embeddings -> a folder of PNGs with a metadata table."
-    import torch
-    from rebeca.decoding import Decoder, ShapesDecoder, SD15IPAdapterDecoder, decode_samples
-    from rebeca.sampling import load_samples
-    X, users, meta = load_samples(args.embeddings)
-    if args.decoder == "shapes-scene": decoder = _scene_decoder(args)
-    elif args.decoder == "shapes":
-        ae = args.autoencoder or (meta.get("embedder") or {}).get("checkpoint")
-        if not ae: raise RebecaError(f"{args.embeddings}: no autoencoder recorded with these samples; pass --autoencoder DIR")
-        decoder = ShapesDecoder.from_pretrained(ae)
+def add_option(parser, dest:str, anno, default, help:str, flag:str|None=None, choices=None):
+    "Add the option `--flag` (from `dest`) to `parser`, typed, defaulted and documented from one parameter."
+    flag, (t, many) = "--" + (flag or dest).replace("_", "-"), _base(anno)
+    kw = dict(dest=dest, help=help) | ({} if t is bool or choices is not None else dict(metavar=(flag or dest).upper().lstrip("-").replace("-", "_")))
+    if t is bool:
+        kw["action"] = argparse.BooleanOptionalAction if default is None or default is True else "store_true"
     else:
-        needs = Decoder(); needs.name, needs.embedder, needs.embed_dim = "sd15-ip-adapter", "openclip-vit-h-14", 1024
-        needs.check_embeddings(X, meta.get("embedder"))                  # before downloading anything
-        device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        decoder = SD15IPAdapterDecoder.from_pretrained(device=device, dtype=torch.float16 if device.startswith("cuda") else torch.float32,
-                                                       scheduler=args.scheduler, num_inference_steps=args.steps)
-    table = decode_samples((X, users, meta), decoder, args.out, prompt=args.prompt,
-                           seed=args.seed, batch_size=args.batch_size, progress=not args.quiet)
-    print(f"{len(table)} images ({table.user.nunique()} users) in {args.out}, with metadata.csv")
-    return 0
+        kw["type"] = t if t in (int, float, Path) else str
+        if many: kw["nargs"] = "+"
+    if choices is not None: kw["choices"] = list(choices)
+    if default is inspect.Parameter.empty: kw["required"] = True
+    else:
+        kw["default"] = default
+        if default not in (None, False, True): kw["help"] = f"{help} (default: {default})".strip()
+    parser.add_argument(flag, **kw)
 
-# %% ../nbs/10_cli.ipynb #e725ba10
-def _scene_decoder(args):
-    "The scene decoder of `--scene-reader`, trained there first (from `--world` and `--store`) if it is not yet."
-    from rebeca.decoding import ShapesSceneDecoder, train_scene_reader
-    from rebeca.shapes import load_world
-    if not args.scene_reader: raise RebecaError("--decoder shapes-scene needs --scene-reader DIR (rebeca reproduce leaves one in RUN/decoded/scene_reader)")
-    if not (args.scene_reader/"reader.json").is_file():
-        if not (args.world and args.store):
-            raise RebecaError(f"{args.scene_reader}: no scene reader there; pass --world and --store to train one (seconds)")
-        train_scene_reader(args.store, load_world(args.world).factors, out=args.scene_reader, progress=not args.quiet)
-    return ShapesSceneDecoder.from_pretrained(args.scene_reader)
+# %% ../nbs/10_cli.ipynb #eee46109
+@dataclasses.dataclass
+class Group:
+    "Options from the parameters `names` of `source` (a function, a dataclass, or its 'module:attribute' path)."
+    name: str
+    source: object
+    names: list
+    flags: dict = dataclasses.field(default_factory=dict)     # parameter -> option name, where they differ
+    choices: dict = dataclasses.field(default_factory=dict)   # parameter -> 'module:attribute' of its choices, or a list
+    default: object = inspect.Parameter.empty                 # one default for all (None: "the source's own")
+    default_help: str = ""                                    # what that default means, for the help
+    flat: bool = False                                        # pass each value as a parameter, not one dict
 
-# %% ../nbs/10_cli.ipynb #03844fb1
-def verify_command(args) -> int:
-    "`rebeca verify`: train the verifier, run Algorithm 1 on each samples file, and the ground truth on a shapes world."
-    from rebeca.verifier import verify
-    from rebeca.shapes import load_world
-    samples = {}
-    for item in args.samples:
-        name, _, path = item.rpartition("=")
-        name = name or Path(path).stem
-        if name in samples: raise RebecaError(f"--samples: the name {name!r} is given twice")
-        samples[name] = Path(path)
-    ratings = prepare_ratings(args.ratings, min_likes=args.min_likes, n_val=args.n_val, n_test=args.n_test, seed=args.split_seed)
-    world = load_world(args.world) if args.world else None
-    decoder = None
-    if args.scene_reader:
-        from rebeca.decoding import ShapesSceneDecoder
-        decoder = ShapesSceneDecoder.from_pretrained(args.scene_reader)
-    result = verify(ratings, args.embeddings, samples, args.out, world=world, n_permutations=args.permutations,
-                    seed=args.seed, probe_epochs=args.probe_epochs, decoder=decoder, progress=not args.quiet)
-    test = result["verifier"]["test"]
-    print(f"verifier: held-out AUC {test['auc']:.3f}, log-loss {test['log_loss']:.3f}, accuracy {test['accuracy']:.3f} ({test['n']} ratings)")
-    for name, r in result["permutation_tests"].items():
-        print(f"{name}: score {r['score']:.4f}, {r['effect_sd']:.1f} sd above {r['permutations']} permutations, p = {r['p_value']:.4f}")
-    for row in result.get("ground_truth", {}).get("table", []):
-        print(f"true like rate, {row['method']}: {row['mean_true_like']:.3f}")
-    print(f"results in {Path(args.out)/'verify.json'}")
-    return 0
+    def add_to(self, parser):
+        "Add the group's options to `parser`."
+        docs = param_docs(_resolve(self.source))
+        for name in self.names:
+            anno, default, help = docs[name]
+            choices = self.choices.get(name)
+            if isinstance(choices, str): choices = list(_resolve(choices))
+            add_option(parser, f"{self.name}.{name}", anno, default if self.default is inspect.Parameter.empty else self.default,
+                       f"{help} {self.default_help}".strip(), flag=self.flags.get(name, name), choices=choices)
 
-# %% ../nbs/10_cli.ipynb #b5a7bbbf
-def reproduce_command(args) -> int:
-    "`rebeca reproduce`: run the numbered notebooks with papermill for a profile; tables and figures land in OUT."
-    from rebeca.reproduce import reproduce
-    out = args.out or Path("runs")/(Path(args.profile).stem + ("-quick" if args.quick else ""))
-    timings = reproduce(args.profile, out, quick=args.quick, notebooks=args.notebooks, progress=not args.quiet, tests=args.with_tests)
-    print(f"{len(timings)} notebooks in {sum(timings.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
-          f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
-    return 0
+    def values(self, args:dict) -> dict:
+        "The group's values in the parsed `args` (popped), by parameter name; with `default=None`, only those given."
+        got = {name: args.pop(f"{self.name}.{name}") for name in self.names}
+        return {k: v for k, v in got.items() if v is not None} if self.default is None else got
 
-# %% ../nbs/10_cli.ipynb #fe11868a
-def build_parser() -> argparse.ArgumentParser:
-    "The `rebeca` argument parser, one subparser per stage."
-    parser = argparse.ArgumentParser(prog="rebeca", description="REBECA: recommendations beyond catalogs.")
+# %% ../nbs/10_cli.ipynb #b6c32a97
+SPLIT = Group("split", "rebeca.data:prepare_ratings", ["min_likes", "n_val", "n_test", "seed", "like_threshold", "duplicates"],
+              flags=dict(seed="split_seed"), choices=dict(duplicates=["error", "first", "last"]))
+QUIET = Group("quiet", "rebeca.cli:_progress", ["quiet"], flat=True)
+DEVICE = Group("device", "rebeca.core:default_device", ["device"], flat=True)
+WORLD = Group("world", "rebeca.shapes.world:make_world", ["n_images", "n_users", "seed"], flags=dict(n_images="images", n_users="users"))
+EXTRACT = Group("extract", "rebeca.embeddings:extract_embeddings", ["batch_size", "chunk_size", "num_workers"])
+AUTOENCODER = Group("ae", "rebeca.shapes.autoencoder:shapes_embedder",
+                    ["labels", "label_columns", "epochs", "decoder_epochs", "latent_dim", "label_weight"],
+                    flags=dict(epochs="ae_epochs", decoder_epochs="ae_decoder_epochs"))
+VIT = Group("vit", "rebeca.embeddings:openclip_vit_h14", ["source", "dtype"], choices=dict(source=["open_clip", "transformers"]))
+TRAINING = Group("overrides", "rebeca.prior:PriorConfig", ["batch_size", "lr", "samples_per_user", "max_epochs", "seed", "pair_token"],
+                 default=None, default_help="(default: the preset's)")
+SAMPLING = Group("sampling", "rebeca.sampling:sample_embeddings", ["n", "guidance_scale", "scheduler", "num_inference_steps"],
+                 flags=dict(guidance_scale="guidance", num_inference_steps="steps"), choices=dict(scheduler="rebeca.sampling:SCHEDULERS"))
+SD = Group("sd", "rebeca.decoding:sd15_ip_adapter", ["steps", "scheduler"], choices=dict(scheduler=["default", "dpm"]))
+TRUTH = Group("truth", "rebeca.shapes.truth:ShapesTruth", ["probe_epochs"])
+TEST = Group("test", "rebeca.verifier:verify", ["n_permutations", "seed"], flags=dict(n_permutations="permutations"))
+REPRODUCE = Group("run", "rebeca.reproduce:reproduce", ["profile", "out", "quick", "notebooks", "tests"], flags=dict(tests="with_tests"), flat=True)
+
+def _progress(quiet:bool=False, # no progress bars
+             ): ...
+
+# %% ../nbs/10_cli.ipynb #bdbd1c9a
+COMMANDS = {}
+
+def command(*groups, choices:dict|None=None):
+    "Register the decorated `<name>_command` as `rebeca <name>`, with the options of its parameters and of `groups`."
+    def register(f):
+        COMMANDS[f.__name__.removesuffix("_command")] = (f, groups, choices or {})
+        return f
+    return register
+
+def _add_command(sub, name:str):
+    "The subparser of command `name`, with all its options."
+    f, groups, choices = COMMANDS[name]
+    p = sub.add_parser(name, help=f.__doc__.splitlines()[0], description=f.__doc__)
+    taken = {n for g in groups for n in (g.names if g.flat else [g.name])}
+    for dest, (anno, default, help) in param_docs(f).items():
+        if dest in taken or dest.startswith("_"): continue
+        ch = choices.get(dest)
+        add_option(p, dest, anno, default, help, choices=_choices(ch))
+    for g in groups: g.add_to(p)
+    return p
+
+def _choices(ch):
+    if ch is None or not isinstance(ch, str): return ch
+    obj = _resolve(ch)
+    return getattr(obj, "names", None) or list(obj)
+
+# %% ../nbs/10_cli.ipynb #9f5bb960
+def build_parser(only:str|None=None) -> argparse.ArgumentParser:
+    "The `rebeca` parser: one subcommand per stage; the command `only` with its options (the others with their names)."
+    parser = argparse.ArgumentParser(prog="rebeca", description="REBECA: recommendations beyond catalogs. "
+                                     "`rebeca COMMAND --help` lists a command's options.")
     parser.add_argument("--version", action="version", version=f"rebeca {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("world", help="draw a shapes world and write it in FLICKR-AES's format")
-    p.add_argument("--out", required=True, type=Path, help="folder to write (created; an interrupted write resumes)")
-    p.add_argument("--images", type=int, default=8000, help="number of catalog images (default 8000)")
-    p.add_argument("--users", type=int, default=64, help="number of raters (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical files (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=world_command)
-
-    p = sub.add_parser("data", help="prepare FLICKR-AES-format ratings (paper §4.1) and print a summary")
-    p.add_argument("--root", required=True, type=Path, help="FLICKR-AES-format folder, or its ratings CSV")
-    p.add_argument("--min-likes", type=int, default=100, help="keep users with at least this many likes (default 100)")
-    p.add_argument("--n-val", type=int, default=10, help="validation ratings per user (default 10)")
-    p.add_argument("--n-test", type=int, default=10, help="test ratings per user (default 10)")
-    p.add_argument("--seed", type=int, default=42, help="seed of the per-user split (default 42)")
-    p.add_argument("--duplicates", choices=["error", "first", "last"], default="error",
-                   help="what to do with repeated (worker, image) ratings (default: error)")
-    p.add_argument("--plot", type=Path, help="also save the likes-per-user plot to this PNG")
-    p.set_defaults(run=data_command)
-
-    p = sub.add_parser("embed", help="embed every image of a folder into an embedding store")
-    p.add_argument("--images", required=True, type=Path, help="image folder (or a FLICKR-AES-format root with 40K/)")
-    p.add_argument("--out", required=True, type=Path, help="embedding store folder (an interrupted run resumes)")
-    p.add_argument("--embedder", required=True, choices=["shapes", "openclip-vit-h-14"], help="which embedding space")
-    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    p.add_argument("--chunk-size", type=int, default=1024, help="images per resumable chunk (default 1024)")
-    p.add_argument("--num-workers", type=int, default=0, help="data-loader worker processes (default 0)")
-    p.add_argument("--device", default="auto", help="auto (this process's accelerate device), cpu, cuda, cuda:1, ...")
-    p.add_argument("--autoencoder", type=Path, help="shapes: autoencoder folder (default STORE/autoencoder; trained if absent)")
-    p.add_argument("--ae-epochs", type=int, default=15, help="shapes: epochs when training the autoencoder (default 15)")
-    p.add_argument("--ae-decoder-epochs", type=int, default=8, help="shapes: then epochs of the decoder alone (default 8)")
-    p.add_argument("--labels", type=Path, help="shapes: CSV of image + label columns (a shapes world's factors.csv) the latent must "
-                   "also predict")
-    p.add_argument("--label-columns", nargs="+", help="shapes: which label columns (default: all but image), e.g. shape colour background")
-    p.add_argument("--label-weight", type=float, default=0.1, help="shapes: weight of the labels' cross-entropy (default 0.1)")
-    p.add_argument("--latent-dim", type=int, default=64, help="shapes: latent size when training the autoencoder (default 64)")
-    p.add_argument("--source", choices=["open_clip", "transformers"], default="open_clip",
-                   help="openclip-vit-h-14: open_clip's checkpoint or IP-Adapter's transformers image encoder")
-    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float16", help="openclip-vit-h-14: weights dtype")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(run=embed_command)
-
-    p = sub.add_parser("train", help="train REBECA's prior on ratings and an embedding store")
-    p.add_argument("--ratings", required=True, type=Path, help="FLICKR-AES-format folder or ratings CSV")
-    p.add_argument("--embeddings", required=True, type=Path, help="embedding store (rebeca embed)")
-    p.add_argument("--out", required=True, type=Path, help="run folder")
-    p.add_argument("--config", choices=["paper", "shapes"], default="paper", help="model and training preset (default paper)")
-    p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    p.add_argument("--min-likes", type=int, default=100, help="keep users with at least this many likes (default 100)")
-    p.add_argument("--n-val", type=int, default=10); p.add_argument("--n-test", type=int, default=10)
-    p.add_argument("--split-seed", type=int, default=42, help="seed of the per-user split (default 42)")
-    p.add_argument("--batch-size", type=int); p.add_argument("--lr", type=float)
-    p.add_argument("--samples-per-user", type=int); p.add_argument("--max-epochs", type=int)
-    p.add_argument("--seed", type=int, help="training seed (default: the preset's, 0)")
-    p.add_argument("--no-user", action="store_true", help="the NoUE ablation: the same prior with the user always dropped")
-    p.add_argument("--pair-token", action=argparse.BooleanOptionalAction, default=None,
-                   help="a token for the (user, rating) pair (default: the preset's; shapes has one, paper not)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=train_command)
-
-    p = sub.add_parser("sample", help="sample personalised embeddings from a trained prior")
-    p.add_argument("--prior", required=True, type=Path, help="run folder (rebeca train)")
-    p.add_argument("--users", default="all", help="'all', or comma-separated user indices or worker ids")
-    p.add_argument("--n", type=int, default=30, help="embeddings per user (default 30)")
-    p.add_argument("--guidance", type=float, default=10.0, help="CFG scale, uncond + w (cond - uncond) (default 10)")
-    p.add_argument("--scheduler", choices=["ddpm", "ddim", "dpm"], default="ddim", help="sampler (default ddim)")
-    p.add_argument("--steps", type=int, default=50, help="sampling steps; 0 = every training step (default 50)")
-    p.add_argument("--rating", choices=["like", "dislike"], default="like")
-    p.add_argument("--out", required=True, type=Path, help="output .safetensors file")
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same file (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=sample_command)
-
-    p = sub.add_parser("decode", help="decode sampled embeddings into images")
-    p.add_argument("--embeddings", required=True, type=Path, help="samples file (rebeca sample)")
-    p.add_argument("--decoder", choices=["shapes", "shapes-scene", "sd15-ip-adapter"], default="shapes")
-    p.add_argument("--autoencoder", type=Path, help="shapes: autoencoder folder (default: the one recorded with the samples)")
-    p.add_argument("--scene-reader", type=Path, help="shapes-scene: the scene reader's folder (trained there if missing, from --world and --store)")
-    p.add_argument("--world", type=Path, help="shapes-scene: the shapes world whose factors train the scene reader")
-    p.add_argument("--store", type=Path, help="shapes-scene: the embedding store the scene reader learns from")
-    p.add_argument("--prompt", choices=["T0", "T1", "T2"], help="prompt preset (decoders with text only)")
-    p.add_argument("--out", required=True, type=Path, help="image folder (an interrupted run resumes)")
-    p.add_argument("--steps", type=int, default=100, help="sd15-ip-adapter: denoising steps (default 100, the paper's)")
-    p.add_argument("--scheduler", choices=["default", "dpm"], default="default", help="sd15-ip-adapter: DPM-Solver++ for fewer steps")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0); p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=decode_command)
-
-    p = sub.add_parser("verify", help="train the verifier and run the permutation test (Algorithm 1) on sampled embeddings")
-    p.add_argument("--ratings", required=True, type=Path, help="FLICKR-AES-format folder or ratings CSV")
-    p.add_argument("--embeddings", required=True, type=Path, help="embedding store (rebeca embed)")
-    p.add_argument("--samples", required=True, nargs="+", help="samples files (rebeca sample), each as NAME=FILE or FILE")
-    p.add_argument("--out", required=True, type=Path, help="results folder: verify.json, the verifier, the probe")
-    p.add_argument("--world", type=Path, help="a shapes world: also score every sample by the world's true P(like)")
-    p.add_argument("--permutations", type=int, default=1000, help="B, the number of permutations (default 1000)")
-    p.add_argument("--probe-epochs", type=int, default=12, help="with --world: epochs of the factor probe (default 12)")
-    p.add_argument("--scene-reader", type=Path, help="with --world: judge the scene decoder's images (its reader's folder) "
-                   "instead of the autoencoder's")
-    p.add_argument("--min-likes", type=int, default=100); p.add_argument("--n-val", type=int, default=10)
-    p.add_argument("--n-test", type=int, default=10); p.add_argument("--split-seed", type=int, default=42)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=verify_command)
-
-    p = sub.add_parser("reproduce", help="regenerate every table and figure of the paper for a profile (runs the notebooks)")
-    p.add_argument("--profile", default="shapes", help="shapes (offline, CPU), flickr-aes (GPU, downloads), or a YAML file")
-    p.add_argument("--out", type=Path, help="run folder (default runs/PROFILE); a rerun reuses the stages whose inputs are unchanged")
-    p.add_argument("--quick", action="store_true", help="the profile's quick settings: a smaller world, shorter training")
-    p.add_argument("--notebooks", nargs="+", help="run only these notebooks (in the profile's order)")
-    p.add_argument("--with-tests", action="store_true", help="also run the notebooks' demos and tests (nbdev-test runs them anyway)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(run=reproduce_command)
+    for name, (f, _, _) in COMMANDS.items():
+        if only == name: _add_command(sub, name)
+        else: sub.add_parser(name, help=f.__doc__.splitlines()[0])
     return parser
 
-# %% ../nbs/10_cli.ipynb #95834e19
 def main(argv=None) -> int:
     "Entry point of the `rebeca` console script."
-    args = build_parser().parse_args(argv)
-    try: return args.run(args)
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    name = next((a for a in argv if not a.startswith("-")), None)
+    args = vars(build_parser(name).parse_args(argv))
+    f, groups, _ = COMMANDS[args.pop("command")]
+    for g in groups: args |= g.values(args) if g.flat else {g.name: g.values(args)}
+    try: return f(**args) or 0
     except RebecaError as e:
-        print(f"rebeca {args.command}: error: {e}", file=sys.stderr)
+        print(f"rebeca {name}: error: {e}", file=sys.stderr)
         return 2
+
+# %% ../nbs/10_cli.ipynb #8b0b8f29
+@command(WORLD, QUIET)
+def world_command(out:Path, # the folder to write (created; an interrupted write resumes)
+                  world:dict=None, quiet:bool=False):
+    "Draw a shapes world and write it in FLICKR-AES's format, with its ground truth."
+    from rebeca.shapes.world import make_world, save_world
+    w = save_world(make_world(**world), out, progress=not quiet)
+    print(f"shapes world in {out}: {len(w.factors)} images, {w.n_users} users, {len(w.ratings)} ratings (seed {world['seed']})")
+
+@command(SPLIT)
+def data_command(root:Path, # a FLICKR-AES-format folder, or its ratings CSV
+                 plot:Path=None, # also save the likes-per-user plot to this PNG
+                 split:dict=None):
+    "Prepare FLICKR-AES-format ratings (paper §4.1) and print their summary."
+    from rebeca.data import prepare_ratings, summarise, missing_images, plot_likes_per_user, IMAGE_DIR
+    ratings = prepare_ratings(root, **split)
+    print(ratings)
+    print(summarise(ratings).to_string())
+    missing, n_images = missing_images(ratings), ratings.df.image.nunique()
+    print(f"images in {IMAGE_DIR}/: {n_images - len(missing)} of {n_images} rated images found"
+          + (f" (first missing: {missing[0]})" if missing else ""))
+    if plot:
+        plot_likes_per_user(ratings).savefig(plot, dpi=120, bbox_inches="tight")
+        print(f"likes per user plotted to {plot}")
+
+# %% ../nbs/10_cli.ipynb #380bb712
+@command(EXTRACT, AUTOENCODER, VIT, DEVICE, QUIET, choices=dict(embedder="rebeca.embeddings:EMBEDDERS"))
+def embed_command(images:Path, # an image folder, or a FLICKR-AES-format folder with 40K/
+                  out:Path, # the embedding store (an interrupted run resumes)
+                  embedder:str="openclip-vit-h-14", # the embedder
+                  autoencoder:Path=None, # shapes: the autoencoder's folder (default: OUT/autoencoder; trained there if missing)
+                  extract:dict=None, ae:dict=None, vit:dict=None, device:str=None, quiet:bool=False):
+    "Embed every image of a folder into an embedding store."
+    from rebeca.embeddings import EMBEDDERS, make_embedder, extract_embeddings, load_embeddings, read_store_record
+    from rebeca.core import process_state
+    record = read_store_record(out)
+    if record and EMBEDDERS.canonical(record["embedder"]["name"]) != EMBEDDERS.canonical(embedder):
+        raise RebecaError(f"{out}: this store holds {record['embedder']['name']!r} embeddings of dim {record['embedder']['dim']}; "
+                          f"refusing to add {embedder!r} embeddings. Use another --out.")
+    model = make_embedder(embedder, offers=dict(checkpoint=autoencoder or Path(out)/"autoencoder", images=images, device=device,
+                                                progress=not quiet, **ae, **vit))
+    extract_embeddings(images, out, model, progress=not quiet, **extract)
+    if process_state().is_main_process:
+        ids, matrix, record = load_embeddings(out)
+        print(f"store {out}: {len(ids)} images embedded by {record['embedder']['name']} (dim {matrix.shape[1]}), "
+              f"{len(record['skipped'])} skipped")
+        for s in record["skipped"]: print(f"  skipped {s['image']}: {s['error']}")
+
+# %% ../nbs/10_cli.ipynb #eecdaaa7
+@command(SPLIT, TRAINING, QUIET, choices=dict(config="rebeca.prior:PRIOR_CONFIGS"))
+def train_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CSV
+                  embeddings:Path, # the embedding store (`rebeca embed`)
+                  out:Path, # the run folder
+                  config:str="paper", # the model and training preset
+                  resume:bool=False, # continue from the run's checkpoint
+                  no_user:bool=False, # the NoUE ablation: the same prior with the user always dropped
+                  split:dict=None, overrides:dict=None, quiet:bool=False):
+    "Train REBECA's prior on ratings and an embedding store."
+    import time
+    from rebeca.data import prepare_ratings
+    from rebeca.embeddings import load_embeddings
+    from rebeca.prior import PRIOR_CONFIGS, prior_dataset, train_prior
+    prepared = prepare_ratings(ratings, **split)
+    ids, matrix, record = load_embeddings(embeddings)
+    cfg = dataclasses.replace(PRIOR_CONFIGS[config], **overrides, **(dict(use_user=False) if no_user else {}))
+    data = prior_dataset(prepared, ids, matrix)
+    print(f"training a prior ({config} configuration) on {len(data.splits['train']['user'])} ratings of {data.n_users} users, "
+          f"{record['embedder']['name']} embeddings of dim {data.dim}")
+    t = time.time()
+    _, history = train_prior(data, out, cfg, resume=resume, progress=not quiet,
+                             extra_meta=dict(embedder=record["embedder"], embeddings=str(Path(embeddings).resolve()),
+                                             ratings=str(Path(ratings).resolve())))
+    best = min(history, key=lambda h: h["val_loss"])
+    print(f"prior in {out}: {len(history)} epochs, best validation loss {best['val_loss']:.4f} at epoch {best['epoch']} "
+          f"({time.time() - t:.0f} s this run)")
+
+@command(SAMPLING, DEVICE, QUIET)
+def sample_command(prior:Path, # the run folder (`rebeca train`)
+                   out:Path, # the samples file (.safetensors) to write
+                   users:str="all", # 'all', or comma-separated user indices or worker ids
+                   rating:str="like", # the rating to condition on: 'like' or 'dislike'
+                   seed:int=0, # the same seed gives the same file
+                   sampling:dict=None, device:str=None, quiet:bool=False):
+    "Sample personalised embeddings from a trained prior."
+    import torch
+    from rebeca.core import default_device
+    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples
+    if rating not in ("like", "dislike"): raise RebecaError(f"--rating {rating!r}: expected 'like' or 'dislike'")
+    trained = TrainedPrior(prior, device=default_device(device))
+    X, u = sample_embeddings(trained, "all" if users == "all" else users.split(","), rating=1 if rating == "like" else 0,
+                             generator=torch.Generator().manual_seed(seed), progress=not quiet, **sampling)
+    save_samples(out, X, u, trained, guidance_scale=sampling["guidance_scale"], scheduler=sampling["scheduler"],
+                 steps=sampling["num_inference_steps"], seed=seed, rating=rating, n=sampling["n"])
+    print(f"{len(X)} embeddings ({sampling['n']} for each of {len(set(u.tolist()))} users, dim {X.shape[1]}) written to {out}")
+
+# %% ../nbs/10_cli.ipynb #2574f4b3
+def _decoder(name, store=None, autoencoder=None, scene_reader=None, world=None, embedder=None, sd=None, device=None, quiet=True):
+    "The decoder `name`, built through the registry with what the command was given."
+    from rebeca.decoding import make_decoder
+    return make_decoder(name, offers=dict(checkpoint=autoencoder or (embedder or {}).get("checkpoint"), reader=scene_reader,
+                                          world=world, store=store, embedder=embedder, device=device, progress=not quiet, **(sd or {})))
+
+@command(SD, DEVICE, QUIET, choices=dict(decoder="rebeca.decoding:DECODERS", prompt="rebeca.decoding:PROMPTS"))
+def decode_command(embeddings:Path, # the samples file (`rebeca sample`)
+                   out:Path, # the image folder (an interrupted run resumes)
+                   decoder:str="shapes", # the decoder
+                   autoencoder:Path=None, # shapes: the autoencoder's folder (default: the one the samples record)
+                   scene_reader:Path=None, # shapes-scene: the scene reader's folder (trained there if missing)
+                   world:Path=None, # shapes-scene: the shapes world whose factors train the scene reader
+                   store:Path=None, # shapes-scene: the embedding store the scene reader learns from
+                   prompt:str=None, # the prompt preset, for decoders with text
+                   seed:int=0, # image i is decoded with seed + i
+                   batch_size:int=64, # images per batch
+                   sd:dict=None, device:str=None, quiet:bool=False):
+    "Decode sampled embeddings into images."
+    from rebeca.decoding import decode_samples
+    from rebeca.sampling import load_samples
+    X, users, meta = load_samples(embeddings)
+    if decoder == "shapes-scene" and scene_reader is None:
+        raise RebecaError("--decoder shapes-scene needs --scene-reader DIR (rebeca reproduce leaves one in RUN/decoded/scene_reader)")
+    model = _decoder(decoder, store, autoencoder, scene_reader, world if world and store else None, meta.get("embedder"), sd, device, quiet)
+    table = decode_samples((X, users, meta), model, out, prompt=prompt, seed=seed, batch_size=batch_size, progress=not quiet)
+    print(f"{len(table)} images ({table.user.nunique()} users) in {out}, with metadata.csv")
+
+# %% ../nbs/10_cli.ipynb #03844fb1
+@command(SPLIT, TEST, TRUTH, QUIET, choices=dict(decoder="rebeca.decoding:DECODERS"))
+def verify_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CSV
+                   embeddings:Path, # the embedding store (`rebeca embed`)
+                   samples:list[str], # samples files (`rebeca sample`), each as NAME=FILE or FILE
+                   out:Path, # the results folder: verify.json, the verifier, the probe
+                   decoder:str=None, # also test the samples decoded by this decoder and embedded again (the paper's round trip)
+                   scene_reader:Path=None, # shapes-scene: the scene reader's folder
+                   world:Path=None, # a shapes world: also score every sample by the world's true P(like)
+                   split:dict=None, test:dict=None, truth:dict=None, quiet:bool=False):
+    "Train the verifier and run the permutation test (Algorithm 1) on sampled embeddings."
+    from rebeca.data import prepare_ratings
+    from rebeca.embeddings import read_store_record
+    from rebeca.stages import run_verify
+    from rebeca.verifier import make_ground_truth
+    files = {}
+    for item in samples:
+        name, _, path = item.rpartition("=")
+        name = name or Path(path).stem
+        if name in files: raise RebecaError(f"--samples: the name {name!r} is given twice")
+        files[name] = Path(path)
+    prepared = prepare_ratings(ratings, **split)
+    record = read_store_record(embeddings) or {}
+    model = _decoder(decoder, embeddings, None, scene_reader, world, record.get("embedder"), quiet=quiet) if decoder else None
+    ground = make_ground_truth("shapes", world=world, **truth) if world else None
+    result = run_verify(prepared, embeddings, files, out, decoder=model, truth=ground, n_permutations=test["n_permutations"],
+                        seed=test["seed"], progress=not quiet)
+    t = result["verifier"]["test"]
+    print(f"verifier: held-out AUC {t['auc']:.3f}, log-loss {t['log_loss']:.3f}, accuracy {t['accuracy']:.3f} ({t['n']} ratings)")
+    for name, r in result["permutation_tests"].items():
+        print(f"{name}: score {r['score']:.4f}, {r['effect_sd']:.1f} sd above {r['permutations']} permutations, p = {r['p_value']:.4f}")
+    for row in result.get("ground_truth", {}).get("table", []): print(f"true like rate, {row['method']}: {row['mean_true_like']:.3f}")
+    print(f"results in {Path(out)/'verify.json'}")
+
+# %% ../nbs/10_cli.ipynb #b5a7bbbf
+@command(REPRODUCE, QUIET)
+def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, notebooks:list[str]=None, tests:bool=False, quiet:bool=False):
+    "Regenerate every table and figure of the paper for a profile (runs the notebooks)."
+    from rebeca.reproduce import reproduce
+    out = out or Path("runs")/(Path(profile).stem + ("-quick" if quick else ""))
+    timings = reproduce(profile, out, quick=quick, notebooks=notebooks, progress=not quiet, tests=tests)
+    print(f"{len(timings)} notebooks in {sum(timings.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
+          f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
 
 # %% ../nbs/10_cli.ipynb #777cccf3
 if __name__ == "__main__": sys.exit(main())

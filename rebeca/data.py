@@ -13,26 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .core import RebecaError
+
 # %% auto #0
-__all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'RebecaError', 'atomic_write', 'find_ratings_csv',
-           'read_ratings_csv', 'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings',
-           'prepare_ratings', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images']
-
-# %% ../nbs/00_data.ipynb #66b696ce
-class RebecaError(ValueError):
-    "Bad input to `rebeca`: the message names the file, row or argument at fault."
-
-# %% ../nbs/00_data.ipynb #c910c80c
-def atomic_write(path, data) -> Path:
-    "Write `data` (bytes or str) to `path` through a temporary file and an atomic rename."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+__all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'find_ratings_csv', 'read_ratings_csv',
+           'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'prepare_ratings',
+           'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images']
 
 # %% ../nbs/00_data.ipynb #2727ac38
 RATINGS_CSV = " FLICKR-AES_image_labeled_by_each_worker.csv"  # the distributed name, leading space included
@@ -168,8 +154,14 @@ class Ratings:
         return f"Ratings({self.n_users} users, {self.df.image.nunique()} images, {len(self.df)} ratings from {self.source!r})"
 
 # %% ../nbs/00_data.ipynb #8726f500
-def prepare_ratings(root, min_likes:int=100, n_val:int=10, n_test:int=10, seed:int=42,
-                    like_threshold:int=4, duplicates:str="error") -> Ratings:
+def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
+                    min_likes:int=100, # keep the users with at least this many likes
+                    n_val:int=10, # validation ratings held out per user
+                    n_test:int=10, # test ratings held out per user
+                    seed:int=42, # seed of the per-user split
+                    like_threshold:int=4, # a score at or above this is a like
+                    duplicates:str="error", # repeated (worker, image) ratings: an 'error', or keep the 'first' or the 'last'
+                   ) -> Ratings:
     "Load, binarise, filter users with `min_likes` likes, re-index and split a FLICKR-AES-format folder (§4.1)."
     raw = binarise(load_flickr_aes(root, duplicates=duplicates), like_threshold)
     kept, workers = filter_users(raw, min_likes)

@@ -1,4 +1,4 @@
-"""From sampled embeddings to images: the decoder interface, the shapes decoder, and a resumable, batched decode to a folder of PNGs (paper §3.1, §4.2).
+"""From sampled embeddings to images: the decoder interface, decoders by name, a resumable, batched decode to a folder of PNGs, the decode-and-re-embed round trip, and Figure 1 (paper §3.1, §4.2).
 
 Docs: https://rebeca-recsys.github.io/rebeca/decoding.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/decoding.html.md"""
 
 # %% ../nbs/04_decoding.ipynb #64d802e5
 from __future__ import annotations
-import io, json
+import io
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +15,13 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-import torch.nn as nn
-import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
-
-from .data import RebecaError, atomic_write
-from .embeddings import ShapesAutoencoder, to_image
-from .checkpoint import load_model
-from .shapes import FACTORS, render_image, scene_targets, scene_table
+from .core import RebecaError, Registry, atomic_write, default_device, process_state
+from .data import IMAGE_DIR, Ratings
+from .sampling import load_samples
 
 # %% auto #0
-__all__ = ['PROMPTS', 'SD15', 'Decoder', 'ShapesDecoder', 'SceneReader', 'scene_loss', 'train_scene_reader', 'ShapesSceneDecoder',
-           'decode_samples', 'SD15IPAdapterDecoder', 'tiny_sd_pipeline', 'random_ip_adapter', 'plot_liked_vs_generated']
+__all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'decode_samples', 'SD15IPAdapterDecoder', 'sd15_ip_adapter',
+           'make_decoder', 'RoundTrip', 'plot_liked_vs_generated']
 
 # %% ../nbs/04_decoding.ipynb #d66f6766
 class Decoder:
@@ -53,123 +47,26 @@ class Decoder:
             raise RebecaError(f"decoder {self.name!r} needs {self.embed_dim}-d {self.embedder!r} embeddings; got "
                               f"{embeddings.shape[-1] if embeddings.ndim else '?'}-d embeddings from {got or 'an unrecorded embedder'!r}")
 
-# %% ../nbs/04_decoding.ipynb #a2b6767c
-class ShapesDecoder(Decoder):
-    "The shapes autoencoder's decoder: 64-d latents -> 64x64 RGB images."
-    name, embedder = "shapes", "shapes-autoencoder"
-    def __init__(self, autoencoder:ShapesAutoencoder, device:str="cpu"):
-        self.autoencoder, self.device = autoencoder.to(device).eval(), device
-        self.embed_dim = autoencoder.config.latent_dim
-    @classmethod
-    def from_pretrained(cls, path, device:str="cpu"): return cls(load_model(ShapesAutoencoder, path), device)
-
-    @torch.no_grad()
-    def decode(self, embeddings, seed=0, prompt:str|None=None) -> list:
-        if prompt: raise RebecaError(f"the shapes decoder takes no prompt (got {prompt!r})")
-        self.check_embeddings(embeddings)
-        x = self.autoencoder.decode(torch.as_tensor(np.asarray(embeddings, dtype=np.float32), device=self.device))
-        return [to_image(im) for im in x.cpu()]
-
-# %% ../nbs/04_decoding.ipynb #a59fe93d
-class SceneReader(ModelMixin, ConfigMixin):
-    "MLP: embeddings (B, latent_dim) -> logits per class factor (shape, colour, background) and 5 values (size, x, y, cos, sin)."
-    @register_to_config
-    def __init__(self, latent_dim:int=64, hidden:int=256, n_classes:tuple=tuple(len(v) for v in FACTORS.values()), n_values:int=5):
-        super().__init__()
-        self.body = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
-        self.heads = nn.ModuleList([nn.Linear(hidden, k) for k in n_classes])
-        self.value_head = nn.Linear(hidden, n_values)
-        self.register_buffer("z_mean", torch.zeros(latent_dim))     # the catalog's embedding statistics, set in training
-        self.register_buffer("z_std", torch.ones(latent_dim))
-
-    def forward(self, z:torch.Tensor):
-        h = self.body((z - self.z_mean) / self.z_std)
-        return [head(h) for head in self.heads], self.value_head(h)
-
-    @torch.no_grad()
-    def read(self, z) -> pd.DataFrame:
-        "The scenes of embeddings `z` as a factors table (shape, colour, background, rotation, size, x, y)."
-        logits, values = self(torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device))
-        return scene_table(torch.stack([l.argmax(1) for l in logits], 1).cpu().numpy(), values.cpu().numpy())
-
-# %% ../nbs/04_decoding.ipynb #d46e7e43
-def scene_loss(logits:list, values:torch.Tensor, classes:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
-    "Sum of cross-entropies of the class `logits` against `classes` (B, n), plus 10 x MSE of `values` against `targets`."
-    return sum(F.cross_entropy(l, classes[:, i]) for i, l in enumerate(logits)) + 10 * F.mse_loss(values, targets)
-
-# %% ../nbs/04_decoding.ipynb #fbb18d50
-def train_scene_reader(store, factors:pd.DataFrame, out=None, epochs:int=60, batch_size:int=256, lr:float=2e-3,
-                       hidden:int=256, val_fraction:float=0.1, seed:int=0, progress:bool=True) -> tuple[SceneReader, dict]:
-    "Train a `SceneReader` on an embedding store (folder, or `(ids, X)`) and the true `factors` of its images."
-    from rebeca.embeddings import load_embeddings
-    settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, val_fraction=val_fraction, seed=seed)
-    if out is not None and (Path(out)/"reader.json").is_file():
-        meta = json.loads((Path(out)/"reader.json").read_text())
-        if meta.get("settings") == settings: return load_model(SceneReader, Path(out)/"model").eval(), meta
-    ids, X = (load_embeddings(store)[:2]) if not isinstance(store, tuple) else store
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    if "image" not in factors: raise RebecaError("train_scene_reader: the factors table has no 'image' column")
-    missing = sorted(set(ids) - set(factors.image))
-    if missing: raise RebecaError(f"train_scene_reader: {len(missing)} images of the store have no factors (first: {missing[0]!r})")
-    truth = factors.set_index("image").loc[list(ids)].reset_index()                  # row i: the factors of store row i
-    cls, vals = (torch.from_numpy(a) for a in scene_targets(truth))
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, int(round(len(X) * val_fraction)))
-    val, train = order[:n_val], order[n_val:]
-    torch.manual_seed(seed)
-    model = SceneReader(latent_dim=X.shape[1], hidden=hidden)
-    model.z_mean.copy_(X[train].mean(0)); model.z_std.copy_(X[train].std(0).clamp_min(1e-6))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    g = torch.Generator().manual_seed(seed + 1)
-    for epoch in tqdm(range(epochs), desc="training scene reader", unit="epoch", disable=not progress):
-        model.train()
-        for b in train[torch.randperm(len(train), generator=g)].split(batch_size):
-            loss = scene_loss(*model(X[b]), cls[b], vals[b])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-    model.eval()
-    read, held = model.read(X[val]), truth.iloc[val.numpy()]
-    meta = dict(settings=settings, n=len(X), held_out={name: round(float((read[name].to_numpy() == held[name].to_numpy()).mean()), 4)
-                                                       for name in FACTORS},
-                held_out_value_mae={k: round(float(np.abs(read[k].to_numpy() - held[k].to_numpy()).mean()), 4) for k in ("size", "x", "y")})
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out/"model")
-        atomic_write(out/"reader.json", json.dumps(meta, indent=1))
-    return model, meta
-
-# %% ../nbs/04_decoding.ipynb #b825596e
-class ShapesSceneDecoder(Decoder):
-    "Shapes-autoencoder embeddings -> the scene a `SceneReader` reads from them, painted by the world's renderer."
-    name, embedder = "shapes-scene", "shapes-autoencoder"
-    renders_world = True                  # its images look like the catalog's own (05_verifier's probe reads them as such)
-    def __init__(self, reader:SceneReader, size_range:tuple=(0.18, 0.38), device:str="cpu"):
-        self.reader, self.size_range, self.device = reader.to(device).eval(), tuple(size_range), device
-        self.embed_dim = reader.config.latent_dim
-    @classmethod
-    def from_pretrained(cls, path, size_range:tuple=(0.18, 0.38), device:str="cpu"):
-        "Load a reader saved by `train_scene_reader` (folder `path`, holding `model/`)."
-        return cls(load_model(SceneReader, Path(path)/"model"), size_range, device)
-
-    def read(self, embeddings) -> pd.DataFrame:
-        "The scenes this decoder paints for `embeddings` (sizes and positions clipped to the frame)."
-        self.check_embeddings(embeddings)
-        scene = self.reader.read(embeddings)
-        scene["size"] = scene["size"].clip(*self.size_range)
-        for axis in ("x", "y"): scene[axis] = scene[axis].clip(scene["size"] + 0.02, 0.98 - scene["size"])
-        return scene
-
-    def decode(self, embeddings, seed=0, prompt:str|None=None) -> list:
-        if prompt: raise RebecaError(f"the shapes scene decoder takes no prompt (got {prompt!r})")
-        scene = self.read(embeddings)
-        return [render_image(r.shape, r.colour, r.background, r.size, r.x, r.y, r.rotation, seed=int(s))
-                for r, s in zip(scene.itertuples(), self.seeds(seed, len(scene)))]
+# %% ../nbs/04_decoding.ipynb #46834b8f
+def image_grid(images, ncols:int=8, pad:int=2, background=(255, 255, 255)) -> Image.Image:
+    "Paste PIL `images` (all one size) into a grid with `ncols` columns."
+    images = list(images)
+    if not images: raise RebecaError("image_grid: no images")
+    w, h = images[0].size
+    rows = -(-len(images) // ncols)
+    grid = Image.new("RGB", (ncols * (w + pad) + pad, rows * (h + pad) + pad), background)
+    for k, im in enumerate(images): grid.paste(im.convert("RGB"), (pad + (k % ncols) * (w + pad), pad + (k // ncols) * (h + pad)))
+    return grid
 
 # %% ../nbs/04_decoding.ipynb #39528c62
-def decode_samples(samples, decoder:Decoder, out, prompt:str|None=None, seed:int=0, batch_size:int=64,
+def decode_samples(samples, # a samples file (`rebeca sample`), or `(embeddings, users, meta)`
+                   decoder:Decoder, # the decoder
+                   out, # the image folder
+                   prompt:str|None=None, # the prompt preset, for decoders with text
+                   seed:int=0, # image i is decoded with seed + i
+                   batch_size:int=64, # images per batch
                    progress:bool=True) -> pd.DataFrame:
     "Decode a samples file (or `(embeddings, users, meta)`) into PNGs in folder `out`; returns the metadata table."
-    from rebeca.sampling import load_samples
-    from rebeca.embeddings import process_state
     X, users, meta = load_samples(samples) if not isinstance(samples, tuple) else samples
     decoder.check_embeddings(X, meta.get("embedder"))
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -203,7 +100,7 @@ SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 # %% ../nbs/04_decoding.ipynb #232cdb57
 class SD15IPAdapterDecoder(Decoder):
     "Stable Diffusion 1.5 + IP-Adapter, fed sampled image embeddings (zeros as the negative embedding)."
-    name, embedder = "sd15-ip-adapter", "openclip-vit-h-14"
+    name, embedder, embed_dim = "sd15-ip-adapter", "openclip-vit-h-14", 1024     # IP-Adapter SD1.5 reads ViT-H-14's 1024-d embeddings
     def __init__(self, pipe, num_inference_steps:int=100, guidance_scale:float=7.5, ip_adapter_scale:float=1.0,
                  height:int=512, width:int=512):
         self.pipe, self.steps, self.guidance_scale, self.height, self.width = pipe, num_inference_steps, guidance_scale, height, width
@@ -220,13 +117,6 @@ class SD15IPAdapterDecoder(Decoder):
         pipe.load_ip_adapter(ip_adapter, subfolder="models", weight_name="ip-adapter_sd15.safetensors", image_encoder_folder=None)
         if scheduler == "dpm": pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
         return cls(pipe.to(device), **kwargs)
-
-    @classmethod
-    def tiny(cls, embed_dim:int=16, seed:int=0, **kwargs):
-        "A tiny pipeline built from configs, with a random IP-Adapter: the real classes, offline, in seconds."
-        pipe = tiny_sd_pipeline(seed)
-        pipe.load_ip_adapter(random_ip_adapter(pipe.unet, embed_dim, seed), subfolder="", weight_name="", image_encoder_folder=None)
-        return cls(pipe, **{"num_inference_steps": 3, "height": 16, "width": 16, **kwargs})
 
     @property
     def device(self): return self.pipe.unet.device
@@ -253,43 +143,61 @@ class SD15IPAdapterDecoder(Decoder):
 # %% ../nbs/04_decoding.ipynb #42756f95
 def _bad_preset(prompt): raise RebecaError(f"prompt preset {prompt!r}: expected one of {list(PROMPTS)}")
 
-# %% ../nbs/04_decoding.ipynb #f4d1ed62
-def tiny_sd_pipeline(seed:int=0):
-    "A tiny StableDiffusionPipeline from config objects (random weights, no tokenizer)."
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel, AutoencoderKL, DDIMScheduler
-    from transformers import CLIPTextModel, CLIPTextConfig
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-                                cross_attention_dim=8, norm_num_groups=2, attention_head_dim=2)
-    vae = AutoencoderKL(block_out_channels=(4,), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",),
-                        up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=2, sample_size=16)
-    text = CLIPTextModel(CLIPTextConfig(hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
-                                        vocab_size=100, max_position_embeddings=16))
-    return StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=None, unet=unet, scheduler=DDIMScheduler(clip_sample=False),
-                                   safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False)
+# %% ../nbs/04_decoding.ipynb #8dd3ba39
+def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
+                    guidance_scale:float=7.5, # text guidance
+                    ip_adapter_scale:float=1.0, # weight of the image embedding
+                    scheduler:str="default", # 'default' (the pipeline's), or 'dpm' (DPM-Solver++, for fewer steps)
+                    device:str|None=None, # device (default: a GPU if there is one)
+                    dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
+                    embedder:dict|None=None, # the record of the embedder that made the samples, checked before any download
+                    model:str=SD15, ip_adapter:str="h94/IP-Adapter") -> SD15IPAdapterDecoder:
+    "The paper's decoder, SD1.5 + IP-Adapter, with downloaded weights."
+    need = SD15IPAdapterDecoder
+    if embedder and (embedder.get("name"), embedder.get("dim", need.embed_dim)) != (need.embedder, need.embed_dim):
+        raise RebecaError(f"decoder 'sd15-ip-adapter' needs {need.embed_dim}-d {need.embedder!r} embeddings; got "
+                          f"{embedder.get('dim', '?')}-d embeddings from {embedder.get('name')!r}")
+    if scheduler not in ("default", "dpm"): raise RebecaError(f"scheduler={scheduler!r}: expected 'default' or 'dpm'")
+    device = default_device(device)
+    dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
+    return SD15IPAdapterDecoder.from_pretrained(model, ip_adapter, device=device, dtype=dtype, scheduler=scheduler,
+                                                num_inference_steps=steps, guidance_scale=guidance_scale, ip_adapter_scale=ip_adapter_scale)
 
-def random_ip_adapter(unet, embed_dim:int, seed:int=0) -> dict:
-    "A random IP-Adapter state dict for `unet`, reading `embed_dim`-d image embeddings."
-    g = torch.Generator().manual_seed(seed)
-    c = unet.config.cross_attention_dim
-    state = {"image_proj": {"proj.weight": torch.randn(4 * c, embed_dim, generator=g) * 0.1, "proj.bias": torch.zeros(4 * c),
-                            "norm.weight": torch.ones(c), "norm.bias": torch.zeros(c)}, "ip_adapter": {}}
-    widths, key = unet.config.block_out_channels, 1
-    for name in unet.attn_processors:
-        if not name.endswith("attn2.processor"): continue
-        block = name.split(".")[0]
-        hidden = widths[-1] if block == "mid_block" else (list(reversed(widths)) if block == "up_blocks" else widths)[int(name.split(".")[1])]
-        for kind in ("k", "v"): state["ip_adapter"][f"{key}.to_{kind}_ip.weight"] = torch.randn(hidden, c, generator=g) * 0.3
-        key += 2
-    return state
+DECODERS = Registry("decoder")
+DECODERS.register("sd15-ip-adapter", sd15_ip_adapter)
+DECODERS.register("shapes", "rebeca.shapes.autoencoder:pixel_decoder")
+DECODERS.register("shapes-scene", "rebeca.shapes.scene:scene_decoder")
+
+def make_decoder(name:str, *, offers:dict|None=None, **options) -> Decoder:
+    "The decoder registered as `name`, built with `options` (and those of `offers` it takes)."
+    return DECODERS.make(name, offers=offers, **options)
+
+# %% ../nbs/04_decoding.ipynb #a51588b8
+class RoundTrip:
+    "Decode embeddings with `decoder`, then embed the images again with `embedder` (the paper's decode-and-re-embed)."
+    def __init__(self, decoder:Decoder, embedder, seed:int=0, batch_size:int=1024):
+        self.decoder, self.embedder, self.seed, self.batch_size, self.images = decoder, embedder, seed, batch_size, {}
+
+    def decode(self, X, key=None) -> list:
+        "The decoded images of embeddings `X` (image k with seed `seed + k`), kept under `key` if given."
+        if key is not None and key in self.images: return self.images[key]
+        images = []
+        for i in range(0, len(X), self.batch_size):
+            images += self.decoder.decode(np.asarray(X[i:i + self.batch_size]), seed=self.seed + i)
+        if key is not None: self.images[key] = images
+        return images
+
+    def __call__(self, X, key=None) -> np.ndarray:
+        "Embeddings of the decoded images of `X`."
+        images = self.decode(X, key)
+        return np.concatenate([self.embedder.embed(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)])
 
 # %% ../nbs/04_decoding.ipynb #ad8cf808
-def plot_liked_vs_generated(world, decoded, users, n:int=8, seed:int=0):
-    "Figure 1: per user, `n` liked catalog images (top) above `n` decoded REBECA samples (bottom)."
+def plot_liked_vs_generated(ratings:Ratings, decoded, users, n:int=8, seed:int=0, describe=None, images=None):
+    "Figure 1: per user, `n` images they liked (top) above `n` of the images decoded for them (bottom)."
     import matplotlib.pyplot as plt
-    from rebeca.shapes import image_grid
     decoded = Path(decoded)
+    images = Path(images) if images is not None else Path(ratings.source).parent/IMAGE_DIR
     table = pd.read_csv(decoded/"metadata.csv")
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(users), 1, figsize=(n * 0.9, 2.1 * len(users)), squeeze=False)
@@ -297,11 +205,11 @@ def plot_liked_vs_generated(world, decoded, users, n:int=8, seed:int=0):
         rows = table[table.user == user]
         if rows.empty: raise RebecaError(f"{decoded}: no decoded images for user {user}")
         worker = rows.worker.iloc[0]
-        liked = world.ratings[(world.ratings.worker == worker) & (world.ratings.score >= 4)].image.to_numpy()
-        top = [world.render(i) for i in rng.choice(liked, min(n, len(liked)), replace=False)]
+        liked = ratings.raw[(ratings.raw.worker == worker) & (ratings.raw.like == 1)].image.to_numpy()
+        top = [Image.open(images/i).convert("RGB") for i in rng.choice(liked, min(n, len(liked)), replace=False)]
         bottom = [Image.open(decoded/f).convert("RGB") for f in rows.file.to_numpy()[:n]]
         ax.imshow(image_grid(top + bottom, ncols=n)); ax.axis("off")
-        fav = world.favourites(worker)
-        ax.set_title(f"user {user}: liked (top), REBECA (bottom); likes " + "; ".join(", ".join(fav[k]) for k in ("shape", "colour", "background")), fontsize=8)
+        title = f"user {user}: liked (top), REBECA (bottom)" + (f"; likes {describe(worker)}" if describe is not None else "")
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,4 +1,4 @@
-"""Every image becomes one embedding: OpenCLIP ViT-H-14 for the paper, a trained autoencoder for the shapes world; extraction is batched, resumable and sharded across processes.
+"""Every image becomes one embedding: OpenCLIP ViT-H-14 for the paper, any `Embedder` built by name; extraction is batched, resumable and sharded across processes.
 
 Docs: https://rebeca-recsys.github.io/rebeca/embeddings.html.md"""
 
@@ -6,31 +6,26 @@ Docs: https://rebeca-recsys.github.io/rebeca/embeddings.html.md"""
 
 # %% ../nbs/01_embeddings.ipynb #ed7d0311
 from __future__ import annotations
-import hashlib, io, json, logging, math, shutil
+import hashlib, io, json, logging, shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from diffusers import ConfigMixin, ModelMixin
-from diffusers.configuration_utils import register_to_config
 
-from .data import RebecaError, IMAGE_DIR, atomic_write
-from .checkpoint import load_model, save_tensors, save_training_state, find_training_state, load_training_state
+from .core import RebecaError, Registry, atomic_write, save_tensors, default_device, process_state
+from .data import IMAGE_DIR
 
 log = logging.getLogger("rebeca")
 
 # %% auto #0
-__all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'STORE_JSON',
-           'STORE_MATRIX', 'STORE_INDEX', 'list_images', 'read_image', 'Embedder', 'ShapesAutoencoder', 'to_tensor',
-           'to_image', 'train_autoencoder', 'ShapesEmbedder', 'reconstruction_error', 'show_reconstructions',
-           'vit_h14_config', 'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config',
-           'openclip_to_transformers', 'read_store_record', 'load_embeddings', 'process_state', 'extract_embeddings']
+__all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'EMBEDDERS',
+           'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'list_images', 'read_image', 'Embedder', 'vit_h14_config',
+           'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config', 'openclip_to_transformers',
+           'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings', 'store_embedder',
+           'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -79,190 +74,15 @@ class Embedder:
 
     def __repr__(self): return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, device={self.device!r})"
 
-# %% ../nbs/01_embeddings.ipynb #21051168
-class ShapesAutoencoder(ModelMixin, ConfigMixin):
-    "Convolutional autoencoder for 64x64 RGB images in [0, 1]: `encode` -> (B, latent_dim), `decode` -> images."
-    @register_to_config
-    def __init__(self, latent_dim:int=64, channels:tuple=(32, 64, 128, 128), image_size:int=64, label_classes:tuple=()):
-        super().__init__()
-        side = image_size // 2 ** len(channels)
-        if side < 1 or side * 2 ** len(channels) != image_size:
-            raise RebecaError(f"image_size={image_size} must be a multiple of 2**len(channels)={2 ** len(channels)}")
-        down, c = [], 3
-        for width in channels: down += [nn.Conv2d(c, width, 4, 2, 1), nn.SiLU()]; c = width
-        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(c * side * side, latent_dim))
-        self.from_latent = nn.Linear(latent_dim, c * side * side)
-        up, rev = [], list(channels[::-1])
-        for a, b in zip(rev[:-1], rev[1:]): up += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.SiLU()]
-        self.decoder = nn.Sequential(*up, nn.ConvTranspose2d(rev[-1], 3, 4, 2, 1))
-        self.side, self.top = side, c
-        self.label_heads = nn.ModuleList([nn.Linear(latent_dim, k) for k in label_classes])   # training only (see below)
-
-    def encode(self, x:torch.Tensor) -> torch.Tensor: return self.encoder(x * 2 - 1)
-    def decode(self, z:torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(F.silu(self.from_latent(z)).view(-1, self.top, self.side, self.side)))
-    def forward(self, x): return self.decode(self.encode(x))
-
-# %% ../nbs/01_embeddings.ipynb #5a6dc028
-def to_tensor(image:Image.Image, size:int=64) -> torch.Tensor:
-    "A PIL image as a (3, size, size) float tensor in [0, 1]."
-    image = image.convert("RGB")
-    if image.size != (size, size): image = image.resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
-
-def to_image(x:torch.Tensor) -> Image.Image:
-    "A (3, H, W) tensor in [0, 1] as a PIL image."
-    return Image.fromarray((x.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
-
-# %% ../nbs/01_embeddings.ipynb #66567411
-def _load_pixels(folder, size, progress):
-    "All readable images of `folder` as a uint8 tensor (N, 3, size, size), their names, and the skipped ones."
-    folder, names = list_images(folder)
-    kept, pixels, skipped = [], [], []
-    for name in tqdm(names, desc="loading images", unit="img", disable=not progress):
-        try: image, _ = read_image(folder/name)
-        except RebecaError as e: log.warning(str(e)); skipped.append(name); continue
-        kept.append(name); pixels.append((to_tensor(image, size) * 255).round().to(torch.uint8))
-    if not pixels: raise RebecaError(f"{folder}: no readable images")
-    return torch.stack(pixels), kept, skipped
-
-# %% ../nbs/01_embeddings.ipynb #6ea1022e
-def _label_targets(labels:pd.DataFrame, names:list) -> tuple[dict, torch.Tensor]:
-    "Class names per label column, and the (n_images, n_columns) class indices of `names`."
-    if "image" not in labels: raise RebecaError("labels: the table has no 'image' column")
-    table = labels.drop_duplicates("image").set_index("image")
-    missing = [n for n in names if n not in table.index]
-    if missing: raise RebecaError(f"labels: {len(missing)} images have no labels (first: {missing[0]!r})")
-    table = table.loc[names].astype(str)
-    classes = {c: sorted(table[c].unique()) for c in table.columns}
-    return classes, torch.from_numpy(np.stack([pd.Index(classes[c]).get_indexer(table[c]) for c in table.columns], 1))
-
-@torch.no_grad()
-def _label_accuracy(model, pixels, targets, device) -> list:
-    "Held-out accuracy of each label head (read linearly from the latent)."
-    model.eval()
-    z = torch.cat([model.encode(b.to(device).float() / 255) for b in pixels.split(512)])
-    return [round(float((head(z).argmax(1).cpu() == targets[:, i]).float().mean()), 4) for i, head in enumerate(model.label_heads)]
-
-# %% ../nbs/01_embeddings.ipynb #58c8de2f
-def train_autoencoder(images, out, epochs:int=15, batch_size:int=128, lr:float=2e-3, latent_dim:int=64,
-                      channels:tuple=(32, 64, 128, 128), latent_noise:float=0.05, latent_l2:float=1e-3,
-                      decoder_epochs:int=8, decoder_batch_size:int=32, decoder_lr:float=1e-3,
-                      val_fraction:float=0.05, labels:pd.DataFrame|None=None, label_weight:float=0.1, seed:int=0,
-                      device:str="cpu", progress:bool=True) -> ShapesAutoencoder:
-    "Train a `ShapesAutoencoder` on the images in folder `images`, then its decoder alone; save it to `out/` (resumable)."
-    out = Path(out)
-    total_epochs = epochs + decoder_epochs
-    label_cols = [c for c in labels.columns if c != "image"] if labels is not None else []
-    if (out/"config.json").is_file() and (out/"history.json").is_file():
-        hist = json.loads((out/"history.json").read_text())
-        if (hist.get("epochs"), hist.get("decoder_epochs", 0), hist.get("labels", []), hist.get("label_weight", 0.0)) == \
-           (epochs, decoder_epochs, label_cols, label_weight if label_cols else 0.0):
-            return load_model(ShapesAutoencoder, out).to(device).eval()
-    pixels, names, skipped = _load_pixels(images, 64, progress)
-    classes, targets = _label_targets(labels, names) if label_cols else ({}, None)
-    n_val = max(1, int(round(len(names) * val_fraction)))
-    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    make_opt = lambda m: torch.optim.AdamW(m.parameters(), lr=lr, weight_decay=1e-4)
-    ckpt = out/"checkpoint"
-    if find_training_state(ckpt):
-        model, opt, _, state = load_training_state(ckpt, ShapesAutoencoder, make_opt, device=device)
-        start, history = state["epoch"], state["history"]
-    else:
-        torch.manual_seed(seed)
-        model = ShapesAutoencoder(latent_dim=latent_dim, channels=tuple(channels),
-                                  label_classes=tuple(len(v) for v in classes.values())).to(device)
-        opt, start, history = make_opt(model), 0, []
-    def val_mse():
-        model.eval()
-        with torch.no_grad():
-            errs = [F.mse_loss(model(b.to(device).float() / 255), b.to(device).float() / 255, reduction="sum").item()
-                    for b in pixels[val_idx].split(256)]
-        return sum(errs) / (n_val * pixels[0].numel())
-    latents = None
-    bar = tqdm(range(start, total_epochs), desc="training autoencoder", unit="epoch", disable=not progress)
-    for epoch in bar:
-        model.train()
-        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        joint = epoch < epochs
-        if not joint and latents is None:                              # phase 2: the encoder (the latent space) is fixed
-            for p in model.encoder.parameters(): p.requires_grad_(False)
-            for group in opt.param_groups: group["lr"] = decoder_lr
-            model.eval()
-            with torch.no_grad(): latents = torch.cat([model.encode(b.to(device).float() / 255) for b in pixels.split(512)])
-            model.train()
-        bs = batch_size if joint else decoder_batch_size
-        perm, total = train_idx[torch.randperm(len(train_idx), generator=g)], 0.0
-        for i in range(0, len(perm), bs):
-            b = perm[i:i + bs]
-            x = pixels[b].to(device).float() / 255
-            z = model.encode(x) if joint else latents[b]
-            noise = torch.randn(z.shape, generator=g).to(device)
-            loss = F.mse_loss(model.decode(z + latent_noise * noise), x)
-            if joint: loss = loss + latent_l2 * z.pow(2).mean()
-            if joint and targets is not None:
-                t = targets[b].to(device)
-                loss = loss + label_weight * sum(F.cross_entropy(head(z), t[:, i]) for i, head in enumerate(model.label_heads))
-            opt.zero_grad(); loss.backward(); opt.step()
-            total += loss.item() * len(x)
-        history.append({"epoch": epoch + 1, "phase": "joint" if joint else "decoder", "train_loss": total / len(perm),
-                        "val_mse": val_mse()})
-        bar.set_postfix(train=f"{history[-1]['train_loss']:.4f}", val_mse=f"{history[-1]['val_mse']:.4f}")
-        save_training_state(ckpt, model, opt, epoch=epoch + 1, history=history)
-    for p in model.parameters(): p.requires_grad_(True)
-    model.eval().save_pretrained(out)
-    atomic_write(out/"history.json", json.dumps(dict(epochs=epochs, decoder_epochs=decoder_epochs, labels=label_cols,
-                                                     label_weight=label_weight if label_cols else 0.0, label_classes=classes,
-                                                     label_accuracy=dict(zip(label_cols, _label_accuracy(model, pixels[val_idx], targets[val_idx], device)))
-                                                     if targets is not None else {}, history=history,
-                                                     images=len(names), skipped=skipped, val_images=n_val, seed=seed), indent=1))
-    shutil.rmtree(ckpt, ignore_errors=True)
-    return model
-
-# %% ../nbs/01_embeddings.ipynb #b51aca47
-class ShapesEmbedder(Embedder):
-    "The shapes autoencoder's encoder as an embedder; `checkpoint` is where its model lives (the decoder needs it too)."
-    name = "shapes-autoencoder"
-    def __init__(self, autoencoder:ShapesAutoencoder, checkpoint=None, device:str="cpu"):
-        self.autoencoder, self.checkpoint, self.device = autoencoder.to(device).eval(), checkpoint, device
-        self.dim = autoencoder.config.latent_dim
-    @classmethod
-    def from_pretrained(cls, path, device:str="cpu"):
-        "Load a saved autoencoder from folder `path`."
-        return cls(load_model(ShapesAutoencoder, path), checkpoint=str(Path(path).resolve()), device=device)
-    def preprocess(self, image): return to_tensor(image, self.autoencoder.config.image_size)
-    def forward(self, pixels): return self.autoencoder.encode(pixels)
-    def describe(self):
-        config = {k: v for k, v in self.autoencoder.config.items() if not k.startswith("_")}
-        return super().describe() | {"checkpoint": self.checkpoint, "config": config}
-
-# %% ../nbs/01_embeddings.ipynb #ecc490ee
-def reconstruction_error(autoencoder:ShapesAutoencoder, images) -> dict:
-    "Mean squared error per pixel (in [0, 1]) and PSNR of `autoencoder` on a list of PIL images."
-    x = torch.stack([to_tensor(im, autoencoder.config.image_size) for im in images])
-    with torch.no_grad(): mse = F.mse_loss(autoencoder(x.to(autoencoder.device)).cpu(), x).item()
-    return {"mse": mse, "psnr_db": 10 * math.log10(1 / mse)}
-
-def show_reconstructions(autoencoder:ShapesAutoencoder, images, ncols:int=12):
-    "Originals (top) above reconstructions (bottom), as one PIL image."
-    from rebeca.shapes import image_grid
-    images = list(images)[:ncols]
-    with torch.no_grad():
-        recon = autoencoder(torch.stack([to_tensor(im) for im in images]).to(autoencoder.device)).cpu()
-    return image_grid(images + [to_image(r) for r in recon], ncols=len(images))
-
 # %% ../nbs/01_embeddings.ipynb #daa73bfb
 VIT_H14 = "ViT-H-14"
 VIT_H14_PRETRAINED = "laion2b_s32b_b79k"
 IP_ADAPTER_REPO, IP_ADAPTER_ENCODER = "h94/IP-Adapter", "models/image_encoder"
 
-def vit_h14_config(tiny:bool=False) -> dict:
-    "open_clip's ViT-H-14 model config, or a tiny one of the same structure (for offline tests)."
+def vit_h14_config() -> dict:
+    "open_clip's ViT-H-14 model config (`rebeca.testing.tiny_openclip_config` is a tiny one of the same structure)."
     import open_clip
-    if not tiny: return open_clip.get_model_config(VIT_H14)
-    return dict(embed_dim=32, vision_cfg=dict(image_size=56, layers=2, width=64, head_width=16, patch_size=14),
-                text_cfg=dict(context_length=8, vocab_size=64, width=32, heads=2, layers=1))
+    return open_clip.get_model_config(VIT_H14)
 
 # %% ../nbs/01_embeddings.ipynb #13325a38
 class OpenCLIPEmbedder(Embedder):
@@ -344,6 +164,25 @@ def openclip_to_transformers(visual_state:dict) -> dict:
                 out[b + f"{theirs}.{k}"] = visual_state[a + f"{ours}.{k}"]
     return out
 
+# %% ../nbs/01_embeddings.ipynb #b519fe5f
+def openclip_vit_h14(source:str="open_clip", # 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter SD1.5's image encoder)
+                     device:str|None=None, # device (default: a GPU if there is one)
+                     dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
+                    ) -> Embedder:
+    "The paper's image encoder, OpenCLIP ViT-H-14, with downloaded weights."
+    if source not in ("open_clip", "transformers"): raise RebecaError(f"source={source!r}: expected 'open_clip' or 'transformers'")
+    device = default_device(device)
+    dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
+    return (OpenCLIPEmbedder if source == "open_clip" else TransformersCLIPEmbedder).from_pretrained(device=device, dtype=dtype)
+
+EMBEDDERS = Registry("embedder")
+EMBEDDERS.register("openclip-vit-h-14", openclip_vit_h14)
+EMBEDDERS.register("shapes", "rebeca.shapes.autoencoder:shapes_embedder", aliases=("shapes-autoencoder",))
+
+def make_embedder(name:str, *, offers:dict|None=None, **options) -> Embedder:
+    "The embedder registered as `name`, built with `options` (and those of `offers` it takes)."
+    return EMBEDDERS.make(name, offers=offers, **options)
+
 # %% ../nbs/01_embeddings.ipynb #0ccaf2ff
 STORE_JSON, STORE_MATRIX, STORE_INDEX = "store.json", "embeddings.safetensors", "index.json"
 
@@ -374,11 +213,14 @@ def _check_embedder(store, embedder):
         raise RebecaError(f"{store}: this store holds {had['name']!r} embeddings of dim {had['dim']}; refusing to add "
                           f"{embedder.name!r} embeddings of dim {embedder.dim}. Use another --out.")
 
-# %% ../nbs/01_embeddings.ipynb #a70512e5
-def process_state():
-    "accelerate's `PartialState`: this process's rank, the number of processes and the device. On a machine without CUDA, processes started by `torchrun` or `accelerate launch` talk over gloo."
-    from accelerate import PartialState
-    return PartialState(cpu=not torch.cuda.is_available())
+# %% ../nbs/01_embeddings.ipynb #911072ae
+def store_embedder(store, device:str|None=None) -> Embedder:
+    "The embedder that made the store at `store`, built again from its record."
+    record = read_store_record(store)
+    if record is None: raise RebecaError(f"{store}: not an embedding store (no {STORE_JSON}); make one with `rebeca embed`")
+    e = record["embedder"]
+    source = e.get("source", "").split(":")[0] or None
+    return make_embedder(e["name"], offers=dict(checkpoint=e.get("checkpoint"), source=source, device=device))
 
 # %% ../nbs/01_embeddings.ipynb #399ec94e
 class _Images(torch.utils.data.Dataset):
@@ -429,7 +271,12 @@ def _write_chunk(path, matrix, names, ids, hashes, skipped, embedder):
     save_tensors({"embeddings": torch.from_numpy(np.ascontiguousarray(matrix))}, path, {k: json.dumps(v) for k, v in meta.items()})
 
 # %% ../nbs/01_embeddings.ipynb #b8b02f1d
-def extract_embeddings(images, out, embedder:Embedder, batch_size:int=64, chunk_size:int=1024, num_workers:int=0,
+def extract_embeddings(images, # an image folder, or a FLICKR-AES-format folder with 40K/
+                       out, # the store's folder
+                       embedder:Embedder, # the embedder
+                       batch_size:int=64, # images per batch
+                       chunk_size:int=1024, # images per chunk (written when done: the unit of resuming)
+                       num_workers:int=0, # image-loading processes
                        progress:bool=True) -> Path:
     "Embed every image in folder `images` into the store `out`; resumable, and sharded across `accelerate` processes."
     state = process_state()

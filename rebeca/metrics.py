@@ -1,4 +1,4 @@
-"""FID and CMMD between a folder of real images and a folder of generated ones (paper §4.4, Tables 1-2): the Fréchet distance of any two feature matrices, clean-fid's Inception FID, and CMMD exactly as its reference implementation computes it, vectorised and batched.
+"""FID and CMMD between real and generated images (paper §4.4, Tables 1-2): the Fréchet distance of any two feature matrices, CMMD exactly as its reference implementation computes it, vectorised and batched, and the feature extractors of both, built by name.
 
 Docs: https://rebeca-recsys.github.io/rebeca/metrics.html.md"""
 
@@ -12,12 +12,13 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .data import RebecaError
-from .embeddings import Embedder, list_images, read_image, extract_embeddings, load_embeddings
+from .core import RebecaError, Registry, default_device
+from .embeddings import Embedder, list_images, read_image, extract_embeddings, load_embeddings, store_embedder
 
 # %% auto #0
-__all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'frechet_distance', 'folder_features', 'fid_folders', 'rbf_mmd',
-           'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders']
+__all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',
+           'fid_folders', 'rbf_mmd', 'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
+           'make_fid_features', 'make_cmmd_features']
 
 # %% ../nbs/07_metrics.ipynb #db016880
 def _features(X, name:str, min_rows:int=1) -> np.ndarray:
@@ -76,29 +77,45 @@ INCEPTION_FILE = "/tmp/inception-2015-12-05.pt"     # where clean-fid keeps its 
 
 def _cleanfid():
     try:
-        from cleanfid import fid, features
-        return fid, features
+        from cleanfid import features, resize
+        return features, resize
     except ImportError as e:
         raise RebecaError(f"FID on Inception features needs clean-fid ({e}): pip install clean-fid") from None
 
-def _default_device(): return "cuda" if torch.cuda.is_available() else "cpu"
+# %% ../nbs/07_metrics.ipynb #d53dea0a
+class InceptionEmbedder(Embedder):
+    "clean-fid's Inception-v3 features (2048-d), with clean-fid's own resizing of each image to 299x299."
+    name = "inception-2015-12-05"
+    def __init__(self, model, mode:str="clean", device:str="cpu", dim:int=2048):
+        from torchvision.transforms import ToTensor
+        self.model, self.mode, self.device, self.dim = model, mode, device, dim
+        self._resize, self._to_tensor = _cleanfid()[1].build_resizer(mode), ToTensor()
+
+    @classmethod
+    def from_pretrained(cls, mode:str="clean", device:str|None=None):
+        "clean-fid's network for `mode` ('clean', the paper's; downloads its weights once)."
+        features, _ = _cleanfid()
+        device = default_device(device)
+        try: model = features.build_feature_extractor(mode, torch.device(device), use_dataparallel=False)
+        except (OSError, RuntimeError) as e:
+            raise RebecaError(f"clean-fid could not load its Inception weights ({type(e).__name__}: {e}). It downloads them once from "
+                              f"NVIDIA's server; without network access, place inception-2015-12-05.pt at {INCEPTION_FILE} "
+                              f"(delete a partial file there first)") from None
+        return cls(model, mode, device)
+
+    def preprocess(self, image):
+        x = self._resize(np.array(image.convert("RGB")))
+        return self._to_tensor(np.array(x)) * 255 if x.dtype == np.uint8 else self._to_tensor(x)
+    def forward(self, pixels): return self.model(pixels)
+    def describe(self): return super().describe() | {"source": f"clean-fid:{self.mode}"}
 
 # %% ../nbs/07_metrics.ipynb #06e34b70
-def fid_folders(real, generated, embedder:Embedder|None=None, mode:str="clean", device:str|None=None,
-                batch_size:int=32, num_workers:int=0, progress:bool=False) -> float:
-    "FID between the image folders `real` and `generated`: clean-fid's Inception FID, or the Fréchet distance of `embedder`'s features."
+def fid_folders(real, generated, embedder:Embedder|None=None, batch_size:int=32, device:str|None=None, progress:bool=False) -> float:
+    "FID between the image folders `real` and `generated`: the Fréchet distance of `embedder`'s features (default: clean-fid's Inception)."
     real, generated = list_images(real)[0], list_images(generated)[0]
-    if embedder is not None:
-        return frechet_distance(folder_features(real, embedder, progress=progress), folder_features(generated, embedder, progress=progress))
-    fid, features = _cleanfid()
-    device = torch.device(device or _default_device())
-    try: model = features.build_feature_extractor(mode, device, use_dataparallel=False)
-    except (OSError, RuntimeError) as e:
-        raise RebecaError(f"clean-fid could not load its Inception weights ({type(e).__name__}: {e}). It downloads them once from "
-                          f"NVIDIA's server; without network access, place inception-2015-12-05.pt at {INCEPTION_FILE} "
-                          f"(delete a partial file there first)") from None
-    return float(fid.compute_fid(str(real), str(generated), mode=mode, custom_feat_extractor=model, device=device,
-                                 batch_size=batch_size, num_workers=num_workers, verbose=progress))
+    embedder = embedder or InceptionEmbedder.from_pretrained(device=device)
+    return frechet_distance(folder_features(real, embedder, batch_size, progress=progress),
+                            folder_features(generated, embedder, batch_size, progress=progress))
 
 # %% ../nbs/07_metrics.ipynb #c6fa4a10
 CMMD_SIGMA, CMMD_SCALE = 10.0, 1000.0
@@ -122,7 +139,7 @@ def _kernel_sum(A:torch.Tensor, B:torch.Tensor, gamma:float, block_size:int, sam
 def rbf_mmd(X, Y, sigma:float=CMMD_SIGMA, scale:float=CMMD_SCALE, block_size:int=2048, device:str|None=None) -> float:
     "`scale` x the biased estimate of MMD² between the rows of `X` and `Y` under exp(-‖x - y‖² / 2σ²) (the CMMD reference's `mmd`)."
     X, Y = _pair(X, Y)
-    device = device or _default_device()
+    device = default_device(device)
     single = device == "cpu" and X.dtype == np.float32 and Y.dtype == np.float32
     dtype = torch.float32 if single else torch.float64                  # float32 only for float32 features on a CPU
     X, Y = (torch.as_tensor(np.ascontiguousarray(M)).to(device=device, dtype=dtype) for M in (X, Y))
@@ -171,7 +188,7 @@ class CMMDEmbedder(Embedder):
         except (OSError, ValueError) as e:
             raise RebecaError(f"could not load CMMD's CLIP model {path!r} ({type(e).__name__}: {e}). It downloads once from the "
                               f"Hugging Face Hub ({CMMD_CLIP}); offline, pass path= a local copy of that repository") from None
-        return cls(model, processor, device=device or _default_device(), dtype=dtype, source=f"transformers:{path}")
+        return cls(model, processor, device=default_device(device), dtype=dtype, source=f"transformers:{path}")
 
     @classmethod
     def from_config(cls, config, seed:int=0, name:str="clip-tiny-random", device:str="cpu"):
@@ -196,3 +213,17 @@ def cmmd_folders(real, generated, embedder:Embedder, batch_size:int=64, stores:t
     X = folder_features(real, embedder, batch_size, stores[0], progress)
     Y = folder_features(generated, embedder, batch_size, stores[1], progress)
     return cmmd(X, Y, device=device)
+
+# %% ../nbs/07_metrics.ipynb #348ab48f
+FEATURES = Registry("feature extractor")
+FEATURES.register("inception", InceptionEmbedder.from_pretrained)
+FEATURES.register("clip-vit-l-14-336", CMMDEmbedder.from_pretrained)
+FEATURES.register("store", store_embedder)
+
+def make_fid_features(name:str="inception", *, offers:dict|None=None, **options) -> Embedder:
+    "The feature extractor of FID registered as `name` (default: clean-fid's Inception, the paper's)."
+    return FEATURES.make(name, offers=offers, **options)
+
+def make_cmmd_features(name:str="clip-vit-l-14-336", *, offers:dict|None=None, **options) -> Embedder:
+    "The feature extractor of CMMD registered as `name` (default: CLIP ViT-L/14@336, the reference's)."
+    return FEATURES.make(name, offers=offers, **options)

@@ -18,12 +18,13 @@ from tqdm.auto import tqdm
 from diffusers import ConfigMixin, DDPMScheduler, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .data import RebecaError, Ratings, BalancedUserSampler, atomic_write
+from .core import RebecaError, atomic_write
+from .data import Ratings, BalancedUserSampler
 from .checkpoint import load_model, save_training_state, find_training_state, load_training_state
 
 # %% auto #0
 __all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'timestep_embedding', 'RebecaPrior', 'PriorConfig', 'make_scheduler', 'PriorData',
-           'prior_dataset', 'toy_problem', 'drop_conditioning', 'prior_loss', 'train_prior']
+           'prior_dataset', 'drop_conditioning', 'prior_loss', 'train_prior']
 
 # %% ../nbs/02_prior.ipynb #ca7f26e8
 NULL_RATING = 2  # rating tokens: 0 dislike, 1 like, 2 null
@@ -96,16 +97,16 @@ class PriorConfig:
     user_drop_prob: float | None = None    # set both of these to drop them separately
     rating_drop_prob: float | None = None
     use_user: bool = True           # False: the NoUE ablation (paper §4.5), the user token is always the null user
-    pair_token: bool = False        # one more token, embedding the (user, rating) pair (the shapes preset; see below)
-    lr: float = 1e-4
+    pair_token: bool = False        # one more token, embedding the (user, rating) pair (the shapes preset's choice)
+    lr: float = 1e-4                # AdamW's learning rate
     weight_decay: float = 1e-5
-    batch_size: int = 64
-    samples_per_user: int = 80
+    batch_size: int = 64            # ratings per training step
+    samples_per_user: int = 80      # ratings drawn per user in each epoch, with replacement (appendix A.1)
     plateau_patience: int = 5
     early_stopping_patience: int = 20
     min_delta: float = 0.0          # relative: an epoch counts as better only if val < best * (1 - min_delta)
-    max_epochs: int = 1000
-    seed: int = 0
+    max_epochs: int = 1000          # at most this many epochs; early stopping usually ends sooner
+    seed: int = 0                   # seed of the initial weights, the batches and the noise
 
 PRIOR_CONFIGS = {
     "paper": PriorConfig(),
@@ -154,23 +155,6 @@ def prior_dataset(ratings:Ratings, ids:list, embeddings:np.ndarray) -> PriorData
                             row=torch.as_tensor(rows.to_numpy()[m], dtype=torch.long))
     if len(splits["train"]["user"]) == 0: raise RebecaError("the training split is empty: no rating has an embedding")
     return PriorData(torch.from_numpy(embeddings), splits, ratings.n_users, list(ratings.workers))
-
-# %% ../nbs/02_prior.ipynb #15989334
-def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
-    "A synthetic (Ratings, ids, embeddings, centres): each user likes images near its own centre and dislikes images near the others'."
-    import pandas as pd
-    from rebeca.data import split_per_user
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (n_users, dim))
-    X, rows = [], []
-    for u in range(n_users):
-        for k in range(per_user):
-            like = k % 2 == 0
-            c = centres[u] if like else centres[(u + 1 + k % (n_users - 1)) % n_users]
-            X.append(c + rng.normal(0, 0.5, dim)); rows.append((u, f"W{u}", f"img{len(X) - 1}", 5 if like else 1, int(like)))
-    df = split_per_user(pd.DataFrame(rows, columns=["user", "worker", "image", "score", "like"]), n_val=10, n_test=10, seed=0)
-    ratings = Ratings(df, np.array([f"W{u}" for u in range(n_users)], dtype=object), df, "toy")
-    return ratings, [f"img{i}" for i in range(len(X))], np.array(X, dtype=np.float32), centres
 
 # %% ../nbs/02_prior.ipynb #cead4d4b
 def drop_conditioning(user, rating, config:PriorConfig, null_user:int, generator=None):

@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from safetensors.torch import load_file
 
-from .data import RebecaError
-from .checkpoint import load_model, save_tensors
+from .core import RebecaError, save_tensors
+from .checkpoint import load_model
 from .prior import RebecaPrior, NULL_RATING
 
 # %% auto #0
@@ -68,9 +68,16 @@ def make_sampler_scheduler(name:str, train_config:dict):
 
 # %% ../nbs/03_sampling.ipynb #da0a2463
 @torch.no_grad()
-def sample_embeddings(prior:TrainedPrior, users="all", n:int=30, guidance_scale:float=10.0, scheduler:str="ddim",
-                      num_inference_steps:int|None=50, rating:int=1, generator:torch.Generator|None=None,
-                      batch_size:int=8192, progress:bool=False, autocast:bool|None=None):
+def sample_embeddings(prior:TrainedPrior, # a trained prior
+                      users="all", # 'all', or user indices or worker ids
+                      n:int=30, # embeddings per user
+                      guidance_scale:float=10.0, # the guidance scale w of uncond + w (cond - uncond)
+                      scheduler:str="ddim", # the sampler: 'ddpm', 'ddim' or 'dpm' (DPM-Solver++)
+                      num_inference_steps:int|None=50, # sampling steps (None: every training step)
+                      rating:int=1, # the rating to condition on: 1 like, 0 dislike
+                      generator:torch.Generator|None=None, # the source of every random draw (default: seed 0)
+                      batch_size:int=8192, # embeddings per model call
+                      progress:bool=False, autocast:bool|None=None):
     "Sample `n` embeddings per user (rating = like by default) with CFG; returns (embeddings (N, dim) float32, user index per row)."
     users = prior.user_indices(users)
     model, dev = prior.model, prior.device

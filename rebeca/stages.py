@@ -1,4 +1,4 @@
-"""The stages of a reproduction run, one function each: they read the profile and the earlier stages' files, write their own under the run folder, and are skipped when their inputs have not changed.
+"""The stages of a reproduction run, one function each, and the cache that lets a rerun reuse every stage whose inputs have not changed.
 
 Docs: https://rebeca-recsys.github.io/rebeca/stages.html.md"""
 
@@ -6,19 +6,56 @@ Docs: https://rebeca-recsys.github.io/rebeca/stages.html.md"""
 
 # %% ../nbs/09a_stages.ipynb #2f3fa8c0
 from __future__ import annotations
-import json, shutil
+import dataclasses, hashlib, json, shutil, time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .data import RebecaError, Ratings, atomic_write
-from .reproduce import fingerprint, stage_done, mark_stage, read_stage, clear_stage
+from .core import RebecaError, atomic_write
+from .data import Ratings, prepare_ratings, summarise
+from .profile import Profile, load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGES', 'save_table', 'save_figure', 'world_stage', 'data_stage', 'embeddings_stage', 'prior_stage',
-           'sampling_stage', 'decoding_stage', 'make_decoder', 'verifier_stage', 'topics_stage', 'metrics_stage',
-           'run_until', 'results']
+__all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
+           'world_stage', 'data_stage', 'embeddings_stage', 'prior_stage', 'sampling_stage', 'profile_decoder',
+           'decoding_stage', 'run_verify', 'verifier_stage', 'topics_stage', 'metrics_stage', 'run_until', 'results']
+
+# %% ../nbs/09a_stages.ipynb #e5916a88
+def _jsonable(obj):
+    "What `json` cannot write itself: paths as strings, numpy arrays and scalars as lists and numbers."
+    if isinstance(obj, Path): return obj.as_posix()
+    if hasattr(obj, "tolist"): return obj.tolist()
+    if isinstance(obj, (set, frozenset)): return sorted(obj)
+    raise RebecaError(f"fingerprint: cannot fingerprint a {type(obj).__name__} ({obj!r}); pass plain data")
+
+# %% ../nbs/09a_stages.ipynb #a411f1b6
+STAGE_JSON = "stage.json"
+
+def fingerprint(obj) -> str:
+    "sha256 (hex) of `obj` as canonical JSON: a stage's parameters plus its upstream fingerprints."
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+def read_stage(folder) -> dict|None:
+    "The record `mark_stage` wrote in `folder`, or None (none, or unreadable)."
+    try: record = json.loads((Path(folder)/STAGE_JSON).read_text())
+    except (OSError, ValueError): return None
+    return record if isinstance(record, dict) else None
+
+def stage_done(folder, key:str) -> bool:
+    "Did a stage finish in `folder` with this same `key`?"
+    record = read_stage(folder)
+    return record is not None and record.get("key") == key and bool(record.get("finished"))
+
+def mark_stage(folder, key:str, info:dict|None=None) -> Path:
+    "Record, atomically, that the stage in `folder` finished with `key`; `info` is kept beside it."
+    record = {"key": key, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "info": info or {}}
+    return atomic_write(Path(folder)/STAGE_JSON, json.dumps(record, indent=1, default=_jsonable) + "\n")
+
+def clear_stage(folder):
+    "Forget that the stage in `folder` finished (call it before redoing the work)."
+    (Path(folder)/STAGE_JSON).unlink(missing_ok=True)
 
 # %% ../nbs/09a_stages.ipynb #0a7aed8e
 def _fresh(folder:Path, key:str) -> bool:
@@ -33,7 +70,7 @@ def _fresh(folder:Path, key:str) -> bool:
 
 def _started(folder:Path, key:str):
     "Remember which inputs the partial work in `folder` is for, so a rerun with other inputs starts afresh."
-    atomic_write(folder/"stage.json", json.dumps(dict(key=key, finished=None, info={})))
+    atomic_write(folder/STAGE_JSON, json.dumps(dict(key=key, finished=None, info={})))
 
 def save_table(df:pd.DataFrame, out, name:str, floatfmt:str=".3f") -> Path:
     "Write `df` as `out/tables/name.csv` and `name.md`."
@@ -49,181 +86,184 @@ def save_figure(fig, out, name:str) -> Path:
     return folder/f"{name}.png"
 
 # %% ../nbs/09a_stages.ipynb #cc45786d
-def world_stage(P:dict, out) -> tuple:
-    "(ratings root, ShapesWorld or None, key) for profile `P`."
-    from rebeca.shapes import make_world, save_world, load_world
-    if P["data"].get("root"): return Path(P["data"]["root"]), None, fingerprint(dict(root=str(P["data"]["root"])))
-    folder, key = Path(out)/"world", fingerprint(P["world"])
-    if _fresh(folder, key): return folder, load_world(folder), key
-    w = P["world"]                                                      # save_world resumes an interrupted draw itself
-    world = save_world(make_world(n_images=w["images"], n_users=w["users"], seed=w["seed"]), folder)
-    mark_stage(folder, key, dict(images=w["images"], users=w["users"]))
-    return folder, world, key
+def world_stage(c:dict):
+    "Draw the profile's shapes world into `out/world` (or reuse it): `c['root']`, `c['world_key']`."
+    P, out = c["P"], Path(c["out"])
+    from rebeca.shapes.world import make_world, save_world                # the shapes wing, which draws the world
+    folder, key = out/"world", fingerprint(dataclasses.asdict(P.world))
+    if not _fresh(folder, key):                                         # save_world resumes an interrupted draw itself
+        save_world(make_world(n_images=P.world.images, n_users=P.world.users, seed=P.world.seed), folder)
+        mark_stage(folder, key, dict(images=P.world.images, users=P.world.users))
+    c["root"], c["world_key"] = folder, key
 
-def data_stage(P:dict, out, root) -> "Ratings":
-    "Prepare the ratings (§4.1) and write their summary table."
-    from rebeca.data import prepare_ratings, summarise
-    d = P["data"]
-    ratings = prepare_ratings(root, min_likes=d["min_likes"], n_val=d["n_val"], n_test=d["n_test"], seed=d["split_seed"])
-    save_table(summarise(ratings), out, "data_summary", floatfmt=".1f")
-    return ratings
+def data_stage(c:dict):
+    "Prepare the ratings (§4.1), write their summary, and build the data's ground truth: `c['ratings']`, `c['truth']`."
+    P, out = c["P"], Path(c["out"])
+    if "root" not in c:
+        if P.data.root is None: raise RebecaError("data.root is null and the profile draws no world: name a FLICKR-AES-format folder")
+        c["root"], c["world_key"] = Path(P.data.root), fingerprint(dict(root=str(P.data.root)))
+    d = P.data
+    c["ratings"] = prepare_ratings(c["root"], min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
+                                   like_threshold=d.like_threshold, duplicates=d.duplicates)
+    save_table(summarise(c["ratings"]), out, "data_summary", floatfmt=".1f")
+    from rebeca.verifier import make_ground_truth
+    c["truth"] = make_ground_truth(d.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs)) if d.truth else None
 
 # %% ../nbs/09a_stages.ipynb #145a3897
-def embeddings_stage(P:dict, out, root, world_key:str, world=None, progress:bool=True) -> tuple:
-    "(store folder, key): the profile's embedder over every image (the shapes autoencoder is trained first)."
-    from rebeca.embeddings import ShapesEmbedder, OpenCLIPEmbedder, TransformersCLIPEmbedder, train_autoencoder, extract_embeddings
-    e = P["embeddings"]
-    folder, key = Path(out)/"embeddings", fingerprint(dict(world=world_key, embeddings=e))
-    if _fresh(folder, key): return folder, key
-    _started(folder, key)
-    if e["embedder"] == "shapes":
-        labels = None
-        if e.get("ae_labels"):                                            # the world's labels, what its captions say
-            if world is None: raise RebecaError("embeddings.ae_labels needs the shapes world (its factors are the labels)")
-            labels = world.factors[["image", *e["ae_labels"]]]
-        train_autoencoder(root, folder/"autoencoder", epochs=e["ae_epochs"], decoder_epochs=e.get("ae_decoder_epochs", 8),
-                          labels=labels, label_weight=e.get("ae_label_weight", 0.1), progress=progress)
-        embedder = ShapesEmbedder.from_pretrained(folder/"autoencoder")
-    else:                                                                 # openclip-vit-h-14: downloads the weights
-        import torch
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        source = TransformersCLIPEmbedder if e.get("source") == "transformers" else OpenCLIPEmbedder
-        embedder = source.from_pretrained(device=device, dtype=getattr(torch, e.get("dtype", "float32")))
-    extract_embeddings(root, folder, embedder, batch_size=e["batch_size"], progress=progress)
-    mark_stage(folder, key)
-    return folder, key
+def embeddings_stage(c:dict, progress:bool=True):
+    "The profile's embedder over every image: `c['store']`, `c['emb_key']`."
+    from rebeca.embeddings import make_embedder, extract_embeddings
+    P, out, root = c["P"], Path(c["out"]), Path(c["root"])
+    e = P.embeddings
+    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=dataclasses.asdict(e)))
+    if not _fresh(folder, key):
+        _started(folder, key)
+        embedder = make_embedder(e.embedder, offers=dict(
+            source=e.source, dtype=e.dtype, checkpoint=folder/"autoencoder", images=root, epochs=e.ae_epochs,
+            decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
+            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, progress=progress))
+        extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=e.num_workers, progress=progress)
+        mark_stage(folder, key)
+    c["store"], c["emb_key"] = folder, key
 
-def prior_stage(P:dict, out, ratings, store, emb_key:str, progress:bool=True) -> dict:
-    "Train REBECA's prior and, if `prior.noue`, the NoUE ablation; returns name -> (run folder, key)."
-    import dataclasses
+# %% ../nbs/09a_stages.ipynb #e8cb2dea
+def prior_stage(c:dict, progress:bool=True):
+    "Train REBECA's prior and, if `prior.noue`, the NoUE ablation: `c['priors']`, name -> (run folder, key)."
     from rebeca.embeddings import load_embeddings
     from rebeca.prior import PRIOR_CONFIGS, prior_dataset, train_prior
+    P, out, store = c["P"], Path(c["out"]), c["store"]
     ids, X, record = load_embeddings(store)
-    data = prior_dataset(ratings, ids, X)
-    config = PRIOR_CONFIGS[P["prior"]["config"]]
-    if P["prior"].get("max_epochs"): config = dataclasses.replace(config, max_epochs=P["prior"]["max_epochs"])
-    prior_params = {k: v for k, v in P["prior"].items() if v is not None}
-    runs = {"REBECA": config} | ({"NoUE": dataclasses.replace(config, use_user=False)} if P["prior"].get("noue") else {})
-    result = {}
+    data = prior_dataset(c["ratings"], ids, X)
+    if P.prior.config not in PRIOR_CONFIGS: raise RebecaError(f"prior.config={P.prior.config!r}: expected one of {list(PRIOR_CONFIGS)}")
+    config = PRIOR_CONFIGS[P.prior.config]
+    if P.prior.max_epochs: config = dataclasses.replace(config, max_epochs=P.prior.max_epochs)
+    prior_params = {k: v for k, v in dataclasses.asdict(P.prior).items() if v is not None}
+    runs = {"REBECA": config} | ({"NoUE": dataclasses.replace(config, use_user=False)} if P.prior.noue else {})
+    c["priors"] = {}
     for name, cfg in runs.items():
-        folder = Path(out)/"prior"/name
-        key = fingerprint(dict(embeddings=emb_key, data=P["data"], prior=prior_params, name=name, config=dataclasses.asdict(cfg)))
+        folder = out/"prior"/name
+        key = fingerprint(dict(embeddings=c["emb_key"], data=dataclasses.asdict(P.data), prior=prior_params, name=name,
+                               config=dataclasses.asdict(cfg)))
         if not _fresh(folder, key):
             _started(folder, key)
-            resume = (folder/"checkpoint").exists()
-            train_prior(data, folder, cfg, resume=resume, progress=progress,
+            train_prior(data, folder, cfg, resume=(folder/"checkpoint").exists(), progress=progress,
                         extra_meta=dict(embedder=record["embedder"], embeddings=str(Path(store).resolve())))
             mark_stage(folder, key)
-        result[name] = (folder, key)
-    return result
+        c["priors"][name] = (folder, key)
 
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
-def sampling_stage(P:dict, out, priors:dict) -> tuple:
-    "(name -> samples file, key): REBECA and NoUE at the profile's guidance, REBECA's sweep, and the unconditional model."
+def sampling_stage(c:dict, progress:bool=True):
+    "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
     import torch
+    from rebeca.core import default_device
     from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples
-    s = P["sampling"]
-    folder = Path(out)/"samples"
-    key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=s))
-    plan = {"REBECA": ("REBECA", s["guidance_scale"]), "uncond": ("REBECA", 0.0)}
-    if "NoUE" in priors: plan["NoUE"] = ("NoUE", s["guidance_scale"])
-    for w in s.get("sweep") or []: plan[f"REBECA_w{w:g}"] = ("REBECA", float(w))
+    s, out, priors = c["P"].sampling, Path(c["out"]), c["priors"]
+    folder = out/"samples"
+    key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=dataclasses.asdict(s)))
+    plan = {"REBECA": ("REBECA", s.guidance_scale), "uncond": ("REBECA", 0.0)}
+    if "NoUE" in priors: plan["NoUE"] = ("NoUE", s.guidance_scale)
+    for w in s.sweep: plan[f"REBECA_w{w:g}"] = ("REBECA", float(w))
     files = {name: folder/f"{name}.safetensors" for name in plan}
-    if _fresh(folder, key): return files, key
-    _started(folder, key)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    loaded = {}
-    for name, (prior_name, w) in plan.items():
-        if files[name].is_file(): continue                             # finished before an interruption
-        prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=device))
-        X, users = sample_embeddings(prior, "all", n=s["n"], guidance_scale=w, scheduler=s["scheduler"],
-                                     num_inference_steps=s["steps"], generator=torch.Generator().manual_seed(s["seed"]))
-        save_samples(files[name], X, users, prior, guidance_scale=w, scheduler=s["scheduler"], steps=s["steps"], seed=s["seed"])
-    mark_stage(folder, key)
-    return files, key
+    if not _fresh(folder, key):
+        _started(folder, key)
+        loaded = {}
+        for name, (prior_name, w) in plan.items():
+            if files[name].is_file(): continue                         # finished before an interruption
+            prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
+            X, users = sample_embeddings(prior, "all", n=s.n, guidance_scale=w, scheduler=s.scheduler,
+                                         num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed))
+            save_samples(files[name], X, users, prior, guidance_scale=w, scheduler=s.scheduler, steps=s.steps, seed=s.seed)
+        mark_stage(folder, key)
+    c["samples"], c["samp_key"] = files, key
 
-def decoding_stage(P:dict, out, samples:dict, store, samp_key:str, names=("REBECA", "NoUE", "uncond"), world=None,
-                   progress:bool=True) -> tuple:
-    "(name -> image folder, key): decode the samples of `names` (each prompt preset too, for decoders with prompts)."
-    from rebeca.decoding import decode_samples
-    d = P["decoding"]
-    folder = Path(out)/"decoded"
-    key = fingerprint(dict(samples=samp_key, decoding=d, names=list(names)))
-    prompts = d.get("prompts") or [None]
-    todo = {(n if p is None else f"{n}-{p}"): (n, p) for n in names if n in samples for p in prompts}
-    dirs = {k: folder/k for k in todo}
-    if _fresh(folder, key): return dirs, key
-    _started(folder, key)
-    decoder = make_decoder(P, out, store, world, progress=progress)
-    for k, (n, p) in todo.items():
-        decode_samples(samples[n], decoder, dirs[k], prompt=p, batch_size=d["batch_size"], progress=progress)
-    mark_stage(folder, key)
-    return dirs, key
-
-def make_decoder(P:dict, out, store, world=None, progress:bool=True):
-    "The profile's decoder. `shapes-scene` trains its scene reader (seconds) into `out/decoded/scene_reader` the first time."
-    from rebeca.decoding import ShapesDecoder, ShapesSceneDecoder, SD15IPAdapterDecoder, train_scene_reader
+# %% ../nbs/09a_stages.ipynb #fb89d03b
+def profile_decoder(c:dict, progress:bool=True):
+    "The profile's decoder, built by name with what the run has: the data folder, the store, a scene reader's folder."
+    from rebeca.decoding import make_decoder
     from rebeca.embeddings import read_store_record
-    d = P["decoding"]
-    if d["decoder"] == "shapes": return ShapesDecoder.from_pretrained(read_store_record(store)["embedder"]["checkpoint"])
-    if d["decoder"] == "shapes-scene":
-        if world is None: raise RebecaError("decoder 'shapes-scene' needs the shapes world (its factors train the scene reader)")
-        reader_dir = Path(out)/"decoded"/"scene_reader"
-        train_scene_reader(store, world.factors, out=reader_dir, progress=progress)
-        return ShapesSceneDecoder.from_pretrained(reader_dir, size_range=world.config["size_range"])
-    if d["decoder"] != "sd15-ip-adapter":
-        raise RebecaError(f"decoding.decoder={d['decoder']!r}: expected 'shapes', 'shapes-scene' or 'sd15-ip-adapter'")
-    import torch
-    return SD15IPAdapterDecoder.from_pretrained(device="cuda" if torch.cuda.is_available() else "cpu",
-                                                num_inference_steps=d.get("steps", 100))
+    d, out = c["P"].decoding, Path(c["out"])
+    return make_decoder(d.decoder, offers=dict(
+        checkpoint=read_store_record(c["store"])["embedder"].get("checkpoint"), reader=out/"decoded"/"scene_reader",
+        world=c["root"], store=c["store"], steps=d.steps, guidance_scale=d.guidance_scale,
+        ip_adapter_scale=d.ip_adapter_scale, progress=progress))
 
-def _scene_decoder(P:dict, out, store, world, progress:bool=False):
-    "The scene decoder if the profile decodes with it (verify and metrics then judge its images), else None (the autoencoder's)."
-    return make_decoder(P, out, store, world, progress) if world is not None and P["decoding"]["decoder"] == "shapes-scene" else None
+def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
+    "Decode the samples of `names` (with each prompt preset): `c['decoded']`, name -> image folder, and `c['dec_key']`."
+    from rebeca.decoding import decode_samples, plot_liked_vs_generated
+    d, out, samples = c["P"].decoding, Path(c["out"]), c["samples"]
+    folder = out/"decoded"
+    key = fingerprint(dict(samples=c["samp_key"], decoding=dataclasses.asdict(d), names=list(names)))
+    prompts = d.prompts or [None]
+    todo = {(n if p is None else f"{n}-{p}"): (n, p) for n in names if n in samples for p in prompts}
+    c["decoded"], c["dec_key"] = {k: folder/k for k in todo}, key
+    if not _fresh(folder, key):
+        _started(folder, key)
+        decoder = profile_decoder(c, progress)
+        for k, (n, p) in todo.items():
+            decode_samples(samples[n], decoder, c["decoded"][k], prompt=p, batch_size=d.batch_size, progress=progress)
+        mark_stage(folder, key)
+    if c.get("truth") is not None and "REBECA" in c["decoded"]:           # Figure 1 (a second), from this run's images
+        save_figure(plot_liked_vs_generated(c["ratings"], c["decoded"]["REBECA"], users=list(range(4)), describe=c["truth"].describe),
+                    out, "figure1_liked_vs_generated")
+
+# %% ../nbs/09a_stages.ipynb #34f05173
+def run_verify(ratings:Ratings, store, samples:dict, out, decoder=None, truth=None, n_permutations:int=1000,
+               latent_dim:int=80, seed:int=0, progress:bool=True) -> dict:
+    "`verify` (with a round trip through `decoder` if given), then the ground truth's own evaluation; writes `out/verify.json`."
+    from rebeca.checkpoint import load_model
+    from rebeca.decoding import RoundTrip
+    from rebeca.embeddings import store_embedder
+    from rebeca.verifier import Verifier, verify, load_sample_sets
+    out = Path(out)
+    rt = RoundTrip(decoder, store_embedder(store)) if decoder is not None else None
+    result = verify(ratings, store, samples, out, n_permutations=n_permutations, seed=seed,
+                    verifier_kwargs=dict(latent_dim=latent_dim), round_trip=rt, progress=progress)
+    if truth is not None:
+        verifier = load_model(Verifier, out/"verifier"/"model").eval()
+        result["ground_truth"] = truth.verify(ratings, store, verifier, load_sample_sets(ratings, samples), out, decoder=decoder,
+                                              images=rt.images if rt is not None else None, progress=progress)
+        atomic_write(out/"verify.json", json.dumps(result, indent=1, default=float))
+    return result
 
 # %% ../nbs/09a_stages.ipynb #cb633da1
-def verifier_stage(P:dict, out, ratings, store, samples:dict, world, samp_key:str, progress:bool=True) -> tuple:
-    "(verify.json as a dict, key)."
-    from rebeca.verifier import verify
-    v = P["verifier"]
-    folder = Path(out)/"verify"
-    key = fingerprint(dict(samples=samp_key, verifier=v, data=P["data"], decoding=P["decoding"]))
-    if _fresh(folder, key): return json.loads((folder/"verify.json").read_text()), key
-    _started(folder, key)
-    decoder = _scene_decoder(P, out, store, world, progress)
-    result = verify(ratings, store, samples, folder, world=world, n_permutations=v["permutations"],
-                    verifier_kwargs=dict(latent_dim=v["latent_dim"]), probe_epochs=v.get("probe_epochs") or 12,
-                    decoder=decoder, progress=progress)
-    mark_stage(folder, key)
-    return result, key
+def verifier_stage(c:dict, progress:bool=True):
+    "The verifier, Algorithm 1 and the ground truth on every samples file: `c['verify']` (verify.json), `c['ver_key']`."
+    P, out = c["P"], Path(c["out"])
+    v = P.verifier
+    folder = out/"verify"
+    key = fingerprint(dict(samples=c["samp_key"], verifier=dataclasses.asdict(v), data=dataclasses.asdict(P.data),
+                           decoding=dataclasses.asdict(P.decoding)))
+    if not _fresh(folder, key):
+        _started(folder, key)
+        decoder = profile_decoder(c, progress) if v.round_trip else None
+        run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=c.get("truth"),
+                   n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress)
+        mark_stage(folder, key)
+    c["verify"], c["ver_key"] = json.loads((folder/"verify.json").read_text()), key
 
 # %% ../nbs/09a_stages.ipynb #4d6124c2
-def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress:bool=True) -> tuple:
-    "(dict of precision tables and truth agreement, key)."
-    from rebeca.topics import (TopicModel, ShapesCaptioner, OpenAICaptioner, caption_images, assign_topics, precision_table,
-                               summarise_precision, paired_difference, world_topic_report, plot_topic_precision, KINDS)
-    t = P["topics"]
-    folder = Path(out)/"topics"
-    key = fingerprint(dict(inputs=key_in, topics=t))
-    if _fresh(folder, key): return json.loads((folder/"topics.json").read_text()), key
+def topics_stage(c:dict, progress:bool=True):
+    "Captions, topic models and topic precision: `c['topics']` (topics.json) and `c['top_key']`."
+    from rebeca.data import IMAGE_DIR
+    from rebeca.topics import (TopicModel, make_captioner, caption_images, assign_topics, precision_table, liked_sets,
+                               summarise_precision, paired_difference, plot_topic_precision, KINDS)
+    P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], c.get("truth")
+    t = P.topics
+    folder = out/"topics"
+    key = fingerprint(dict(inputs=fingerprint([c["dec_key"], c["ver_key"]]), topics=dataclasses.asdict(t)))
+    c["top_key"] = key
+    if _fresh(folder, key): c["topics"] = json.loads((folder/"topics.json").read_text()); return
     _started(folder, key)
-    cache = folder/"cache"
-    root = Path(P["data"]["root"]) if P["data"].get("root") else Path(out)/"world"
-    if world is not None:
-        from rebeca.verifier import FactorProbe, read_factors
-        from rebeca.checkpoint import load_model
-        probe = load_model(FactorProbe, Path(out)/"verify"/"probe"/"model").eval()
-        captioner = ShapesCaptioner(lambda ims: read_factors(probe, ims), version=read_stage(Path(out)/"verify")["key"][:16])
-        catalog = world.captions.merge(world.factors, on="image")
+    cache, root = folder/"cache", Path(c["root"])
+    captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, probe=out/"verify"/"probe"))
+    if t.catalog_captions: catalog = pd.read_csv(root/t.catalog_captions)
     else:
-        from rebeca.data import IMAGE_DIR
-        captioner = OpenAICaptioner(model=t["captioner"], base_url=t.get("base_url"))
         images = sorted(ratings.df.image.unique())
         catalog = caption_images(captioner, [root/IMAGE_DIR/i for i in images], cache_dir=cache, progress=progress)
         catalog = catalog[catalog.status == "ok"]
     per_kind = lambda v, kind: v.get(kind) if isinstance(v, dict) else v     # one value for both kinds, or {content: .., style: ..}
-    models = {kind: TopicModel.fit(catalog[kind], embedding_model=t["embedding_model"], min_topic_size=per_kind(t["min_topic_size"], kind),
-                                   nr_topics=per_kind(t.get("nr_topics"), kind), pooling=per_kind(t.get("pooling"), kind) or "mean",
+    models = {kind: TopicModel.fit(catalog[kind], embedding_model=t.embedding_model, min_topic_size=per_kind(t.min_topic_size, kind),
+                                   nr_topics=per_kind(t.nr_topics, kind), pooling=per_kind(t.pooling, kind) or "mean",
                                    kind=kind, cache_dir=cache) for kind in KINDS}
     for kind, m in models.items():
         m.save(folder/f"model_{kind}")
@@ -232,20 +272,19 @@ def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress
     df = ratings.df.merge(catalog, on="image").assign(user=lambda d: d.worker)
     liked = df[(df.split == "train") & (df.like == 1)]
     rng = np.random.default_rng(0)
-    n = P["sampling"]["n"]
+    n = P.sampling.n
     methods = {}
-    for name, folder_ in decoded.items():
+    for name, folder_ in c["decoded"].items():
         meta = pd.read_csv(Path(folder_)/"metadata.csv")
         caps = caption_images(captioner, [Path(folder_)/f for f in meta.file], cache_dir=cache, progress=progress)
         caps = caps.assign(file=[Path(p).name for p in caps.path]).merge(meta[["file", "worker"]], on="file").assign(user=lambda d: d.worker)
         methods[name] = assign_topics(models, caps[caps.status == "ok"], cache_dir=cache)
     methods["random catalog"] = catalog.iloc[rng.integers(0, len(catalog), n * ratings.n_users)].assign(user=np.repeat(ratings.workers, n))
     methods["held-out likes"] = df[(df.split == "test") & (df.like == 1)]
-    min_lift = t.get("min_lift", 1.0)                                          # the lift rule's threshold (the paper rule has none)
-    result = {"n_topics": {k: m.n_topics for k, m in models.items()}, "min_lift": min_lift}
+    result = {"n_topics": {k: m.n_topics for k, m in models.items()}, "min_lift": t.min_lift}
     for rule, background in (("paper", None), ("lift", catalog)):
-        if world is not None: table, agreement = world_topic_report(world, methods, liked, background=background, min_lift=min_lift)
-        else: table, agreement = precision_table(methods, liked, background=background, min_lift=min_lift), None
+        table = precision_table(methods, liked, background=background, min_lift=t.min_lift)
+        agreement = truth.topics(table, methods, liked_sets(liked, background, t.min_lift)) if truth is not None else None
         table.to_csv(folder/f"precision_{rule}.csv", index=False)
         save_figure(plot_topic_precision(table, title=f"Topic precision per user ({rule} rule for liked topics)"), out,
                     f"figure5_topic_precision_{rule}")
@@ -254,7 +293,7 @@ def topics_stage(P:dict, out, ratings, world, decoded:dict, key_in:str, progress
         if agreement is not None: result[f"{rule}_truth_agreement"] = agreement.to_dict("records")
     atomic_write(folder/"topics.json", json.dumps(result, indent=1, default=float))
     mark_stage(folder, key)
-    return result, key
+    c["topics"] = result
 
 # %% ../nbs/09a_stages.ipynb #8d5581a1
 def _liked_rows(ratings, ids):
@@ -262,87 +301,83 @@ def _liked_rows(ratings, ids):
     df = ratings.df[(ratings.df.like == 1) & ratings.df.image.isin(row_of)]
     return np.unique(df.image.map(row_of).to_numpy())
 
-def metrics_stage(P:dict, out, ratings, store, samples:dict, decoded:dict, key_in:str, names=None, world=None) -> tuple:
-    "(DataFrame of FID and CMMD per samples set against the liked images, key)."
-    from rebeca.embeddings import load_embeddings, ShapesAutoencoder
-    from rebeca.checkpoint import load_model
+def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
+    "FID, CMMD and per-user CMMD of every samples set against the liked catalog, both pools decoded by the profile's decoder."
+    from rebeca.decoding import RoundTrip
+    from rebeca.embeddings import load_embeddings
     from rebeca.metrics import frechet_distance, cmmd
     from rebeca.sampling import load_samples
-    from rebeca.verifier import _roundtrip
-    folder = Path(out)/"metrics"
-    names = list(names or samples)
-    key = fingerprint(dict(inputs=key_in, metrics=P["metrics"], names=names))
-    if _fresh(folder, key): return pd.read_csv(folder/"metrics.csv", index_col=0), key
-    _started(folder, key)
-    ids, X, record = load_embeddings(store)
+    ratings = c["ratings"]
+    ids, X, _ = load_embeddings(c["store"])
+    decoder = profile_decoder(c, progress=False)
+    trips = {k: RoundTrip(decoder, f) for k, f in features.items()}       # one round trip per distinct feature extractor
+    fid_of, cmmd_of = (lambda F: F[c["P"].metrics.fid]), (lambda F: F[c["P"].metrics.cmmd_features])
+    R = {k: rt(X) for k, rt in trips.items()}
+    real = {k: r[_liked_rows(ratings, ids)] for k, r in R.items()}
+    row_of = {name: i for i, name in enumerate(ids)}
+    train_likes = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.image.isin(row_of)]
+    own = {u: cmmd_of(R)[g.image.map(row_of).to_numpy()] for u, g in train_likes.groupby("user")}
+    per_user = lambda F, users: float(np.mean([cmmd(own[u], F[users == u]) for u in np.unique(users) if u in own]))
     rows = {}
-    if P["metrics"]["fid"] == "features":
-        ae = load_model(ShapesAutoencoder, record["embedder"]["checkpoint"]).eval()
-        decoder = _scene_decoder(P, out, store, world)
-        R = _roundtrip(ae, X, decoder)
-        real = R[_liked_rows(ratings, ids)]
-        row_of = {name: i for i, name in enumerate(ids)}
-        train_likes = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.image.isin(row_of)]
-        own = {u: R[g.image.map(row_of).to_numpy()] for u, g in train_likes.groupby("user")}
-        per_user = lambda F, users: float(np.mean([cmmd(own[u], F[users == u]) for u in np.unique(users) if u in own]))
-        rng = np.random.default_rng(0)
-        for name in names:
-            S, users, _ = load_samples(samples[name])
-            F = _roundtrip(ae, S, decoder)
-            rows[name] = dict(FID=frechet_distance(real, F), CMMD=cmmd(real, F), CMMD_per_user=per_user(F, users), images=len(F))
-        n = P["sampling"]["n"]
-        pick, users = rng.integers(0, len(X), n * ratings.n_users), np.repeat(np.arange(ratings.n_users), n)
-        rows["random catalog"] = dict(FID=frechet_distance(real, R[pick]), CMMD=cmmd(real, R[pick]),
-                                      CMMD_per_user=per_user(R[pick], users), images=len(pick))
-    else:                                                                # clean-fid and CLIP ViT-L/14@336 on images
-        from rebeca.metrics import fid_folders, cmmd_folders, CMMDEmbedder
-        real_dir = _liked_folder(ratings, P, out)
-        clip = CMMDEmbedder.from_pretrained()
-        for name, folder_ in decoded.items():
-            rows[name] = dict(FID=fid_folders(real_dir, folder_), CMMD=cmmd_folders(real_dir, folder_, clip),
-                              images=len(list(Path(folder_).glob("*.png"))))
-    table = pd.DataFrame(rows).T
-    atomic_write(folder/"metrics.csv", table.to_csv())
-    mark_stage(folder, key)
-    return table, key
+    for name in names:
+        S, users, _ = load_samples(c["samples"][name])
+        F = {k: rt(S) for k, rt in trips.items()}
+        rows[name] = dict(FID=frechet_distance(fid_of(real), fid_of(F)), CMMD=cmmd(cmmd_of(real), cmmd_of(F)),
+                          CMMD_per_user=per_user(cmmd_of(F), users), images=len(S))
+    n = c["P"].sampling.n
+    pick, users = np.random.default_rng(0).integers(0, len(X), n * ratings.n_users), np.repeat(np.arange(ratings.n_users), n)
+    rows["random catalog"] = dict(FID=frechet_distance(fid_of(real), fid_of(R)[pick]), CMMD=cmmd(cmmd_of(real), cmmd_of(R)[pick]),
+                                  CMMD_per_user=per_user(cmmd_of(R)[pick], users), images=len(pick))
+    return rows
 
-def _liked_folder(ratings, P, out) -> Path:
-    "A folder of links to the liked images of the kept users (the real pool of FID/CMMD on flickr-aes)."
+def _liked_folder(c:dict) -> Path:
+    "A folder of links to the liked images of the kept users (the real pool of FID and CMMD on images)."
     from rebeca.data import IMAGE_DIR
-    src = Path(P["data"]["root"])/IMAGE_DIR
-    folder = Path(out)/"metrics"/"liked"; folder.mkdir(parents=True, exist_ok=True)
-    for name in ratings.df[ratings.df.like == 1].image.unique():
+    src = Path(c["root"])/IMAGE_DIR
+    folder = Path(c["out"])/"metrics"/"liked"; folder.mkdir(parents=True, exist_ok=True)
+    for name in c["ratings"].df[c["ratings"].df.like == 1].image.unique():
         link = folder/name
         if not link.exists() and (src/name).exists(): link.symlink_to((src/name).resolve())
     return folder
 
-# %% ../nbs/09a_stages.ipynb #d8896d88
-STAGES = ("world", "data", "embeddings", "prior", "sampling", "decoding", "verifier", "topics", "metrics")
+# %% ../nbs/09a_stages.ipynb #58275202
+def metrics_stage(c:dict, names=None):
+    "FID and CMMD of each samples set (or decoded folder) against the liked images: `c['metrics']` (a table), `c['met_key']`."
+    from rebeca.metrics import make_fid_features, make_cmmd_features, fid_folders, cmmd_folders
+    P, out = c["P"], Path(c["out"])
+    m, folder = P.metrics, out/"metrics"
+    if m.real not in ("images", "decoded"): raise RebecaError(f"metrics.real={m.real!r}: expected 'images' or 'decoded'")
+    names = list(names or c["samples"])
+    key = fingerprint(dict(inputs=fingerprint([c["samp_key"], c["dec_key"]]), metrics=dataclasses.asdict(m), names=names))
+    c["met_key"] = key
+    if _fresh(folder, key): c["metrics"] = pd.read_csv(folder/"metrics.csv", index_col=0); return
+    _started(folder, key)
+    offers = dict(store=c["store"])
+    features = {m.fid: make_fid_features(m.fid, offers=offers)}
+    if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
+    if m.real == "decoded": rows = _decoded_metrics(c, names, features)
+    else:
+        real_dir = _liked_folder(c)
+        rows = {name: dict(FID=fid_folders(real_dir, f, features[m.fid]), CMMD=cmmd_folders(real_dir, f, features[m.cmmd_features]),
+                           images=len(list(Path(f).glob("*.png")))) for name, f in c["decoded"].items()}
+    table = pd.DataFrame(rows).T
+    atomic_write(folder/"metrics.csv", table.to_csv())
+    mark_stage(folder, key)
+    c["metrics"] = table
 
+# %% ../nbs/09a_stages.ipynb #d8896d88
 def run_until(stage:str, profile, out, progress:bool=True) -> dict:
-    "Run the stages of `profile` (a loaded profile or its YAML) up to `stage` in folder `out`; a dict of their results."
-    from rebeca.reproduce import load_profile
+    "Run the stages of `profile` (a `Profile`, a name or a YAML file) up to `stage` in folder `out`; the chain `c`."
     if stage not in STAGES: raise RebecaError(f"stage={stage!r}: expected one of {list(STAGES)}")
-    P = profile if isinstance(profile, dict) else load_profile(profile)
-    out = Path(out); last = STAGES.index(stage)
-    c = dict(P=P, out=out)
-    c["root"], c["world"], c["world_key"] = world_stage(P, out)
-    if last >= 1: c["ratings"] = data_stage(P, out, c["root"])
-    if last >= 2: c["store"], c["emb_key"] = embeddings_stage(P, out, c["root"], c["world_key"], c["world"], progress)
-    if last >= 3: c["priors"] = prior_stage(P, out, c["ratings"], c["store"], c["emb_key"], progress)
-    if last >= 4: c["samples"], c["samp_key"] = sampling_stage(P, out, c["priors"])
-    if last >= 5:
-        c["decoded"], c["dec_key"] = decoding_stage(P, out, c["samples"], c["store"], c["samp_key"], world=c["world"], progress=progress)
-        if c["world"] is not None:                                      # Figure 1 (a second): drawn from this run's images
-            from rebeca.decoding import plot_liked_vs_generated
-            save_figure(plot_liked_vs_generated(c["world"], c["decoded"]["REBECA"], users=list(range(4))), out,
-                        "figure1_liked_vs_generated")
-    if last >= 6: c["verify"], c["ver_key"] = verifier_stage(P, out, c["ratings"], c["store"], c["samples"], c["world"],
-                                                             c["samp_key"], progress)
-    if last >= 7: c["topics"], c["top_key"] = topics_stage(P, out, c["ratings"], c["world"], c["decoded"],
-                                                           fingerprint([c["dec_key"], c["ver_key"]]), progress)
-    if last >= 8: c["metrics"], c["met_key"] = metrics_stage(P, out, c["ratings"], c["store"], c["samples"], c["decoded"],
-                                                             fingerprint([c["samp_key"], c["dec_key"]]), world=c["world"])
+    P = load_profile(profile)
+    c = dict(P=P, out=Path(out))
+    runners = dict(world=world_stage, data=data_stage, embeddings=lambda c: embeddings_stage(c, progress),
+                   prior=lambda c: prior_stage(c, progress), sampling=lambda c: sampling_stage(c, progress),
+                   decoding=lambda c: decoding_stage(c, progress=progress), verifier=lambda c: verifier_stage(c, progress),
+                   topics=lambda c: topics_stage(c, progress), metrics=metrics_stage, results=results)
+    for s in stages_of(P):
+        runners[s](c)
+        if s == stage: break
     return c
 
 # %% ../nbs/09a_stages.ipynb #f318d1ce
@@ -369,7 +404,7 @@ def results(c:dict) -> dict:
     for name, df in tables.items(): save_table(df, out, name)
     # Figure 3: the permutation test of REBECA's samples
     r = v["permutation_tests"]["REBECA"]
-    null = np.load(out/"verify"/"null_REBECA.npy")
+    null = np.load(Path(out)/"verify"/"null_REBECA.npy")
     fig, ax = plt.subplots(figsize=(5, 3))
     plot_permutation_test(PermutationTest(r["score"], null, r["p_value"], r["effect_sd"]), ax=ax)
     save_figure(fig, out, "figure3_permutation_test"); plt.close(fig)
@@ -386,4 +421,5 @@ def results(c:dict) -> dict:
             ax2 = axes[0].twinx(); ax2.plot([w for w, _ in ws], [gt.loc[n, "mean_true_like"] for _, n in ws], "s--", color="C2")
             ax2.set_ylabel("true like rate (world)", color="C2")
         fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
+    c["tables"] = tables
     return tables

