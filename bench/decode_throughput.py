@@ -15,7 +15,8 @@ import argparse, time
 import numpy as np
 import torch
 
-from rebeca.decoding import SD15IPAdapterDecoder, random_ip_adapter, tiny_sd_pipeline
+from rebeca.decoding import SD15IPAdapterDecoder
+from rebeca.testing import random_ip_adapter, tiny_sd_pipeline
 
 
 def sd15_pipeline(seed=0):

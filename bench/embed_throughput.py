@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from rebeca.embeddings import OpenCLIPEmbedder, vit_h14_config, extract_embeddings, load_embeddings, list_images, read_image
-from rebeca.shapes import make_world, save_world
+from rebeca.testing import tiny_openclip_config
+from rebeca.shapes.world import make_world, save_world
 
 
 def plain_loop(embedder, folder, names, batch_size):
@@ -43,7 +44,7 @@ def main():
     device = "cuda" if torch.cuda.is_available() and not args.tiny else "cpu"
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     half = torch.float16 if device == "cuda" else torch.float32
-    config = vit_h14_config(tiny=args.tiny)
+    config = tiny_openclip_config() if args.tiny else vit_h14_config()
     tmp = Path(tempfile.mkdtemp())
     save_world(make_world(n_images=args.images, n_users=8, seed=0), tmp/"world", progress=False)
     folder, names = list_images(tmp/"world")

@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #60a00908
 from __future__ import annotations
-import argparse, dataclasses, inspect, re, sys, typing
+import argparse, dataclasses, inspect, re, sys, types, typing
 from pathlib import Path
 
 from fastcore.docments import docments
@@ -21,6 +21,12 @@ __all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT',
            'verify_command', 'reproduce_command']
 
 # %% ../nbs/10_cli.ipynb #1a9a0ab6
+def _choices(choices):
+    "A list of choices, a registry's names or a table's keys (named by their 'module:attribute' path), or None."
+    if not isinstance(choices, str): return choices
+    obj = _resolve(choices)
+    return getattr(obj, "names", None) or list(obj)
+
 def param_docs(source) -> dict:
     "name -> (annotation, default, help) of the parameters of a function, or of the fields of a dataclass."
     if dataclasses.is_dataclass(source):
@@ -33,7 +39,7 @@ def param_docs(source) -> dict:
 # %% ../nbs/10_cli.ipynb #0f3bc838
 def _base(anno):
     "The non-None type of an annotation, and whether it is a list."
-    args = [a for a in typing.get_args(anno) if a is not type(None)] if typing.get_origin(anno) in (typing.Union, getattr(__import__("types"), "UnionType")) else [anno]
+    args = [a for a in typing.get_args(anno) if a is not type(None)] if typing.get_origin(anno) in (typing.Union, types.UnionType) else [anno]
     t = args[0] if args else str
     if typing.get_origin(t) is list: return (typing.get_args(t) or (str,))[0], True
     return t, False
@@ -72,10 +78,8 @@ class Group:
         docs = param_docs(_resolve(self.source))
         for name in self.names:
             anno, default, help = docs[name]
-            choices = self.choices.get(name)
-            if isinstance(choices, str): choices = list(_resolve(choices))
             add_option(parser, f"{self.name}.{name}", anno, default if self.default is inspect.Parameter.empty else self.default,
-                       f"{help} {self.default_help}".strip(), flag=self.flags.get(name, name), choices=choices)
+                       f"{help} {self.default_help}".strip(), flag=self.flags.get(name, name), choices=_choices(self.choices.get(name)))
 
     def values(self, args:dict) -> dict:
         "The group's values in the parsed `args` (popped), by parameter name; with `default=None`, only those given."
@@ -121,16 +125,9 @@ def _add_command(sub, name:str):
     p = sub.add_parser(name, help=f.__doc__.splitlines()[0], description=f.__doc__)
     taken = {n for g in groups for n in (g.names if g.flat else [g.name])}
     for dest, (anno, default, help) in param_docs(f).items():
-        if dest in taken or dest.startswith("_"): continue
-        ch = choices.get(dest)
-        add_option(p, dest, anno, default, help, choices=_choices(ch))
+        if dest not in taken: add_option(p, dest, anno, default, help, choices=_choices(choices.get(dest)))
     for g in groups: g.add_to(p)
     return p
-
-def _choices(ch):
-    if ch is None or not isinstance(ch, str): return ch
-    obj = _resolve(ch)
-    return getattr(obj, "names", None) or list(obj)
 
 # %% ../nbs/10_cli.ipynb #9f5bb960
 def build_parser(only:str|None=None) -> argparse.ArgumentParser:

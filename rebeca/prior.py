@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from diffusers import ConfigMixin, DDPMScheduler, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .core import RebecaError, atomic_write
+from .core import RebecaError, atomic_write, default_device
 from .data import Ratings, BalancedUserSampler
 from .checkpoint import load_model, save_training_state, find_training_state, load_training_state
 
@@ -182,7 +182,7 @@ def prior_loss(model, scheduler:DDPMScheduler, x0, user, rating, config:PriorCon
 # %% ../nbs/02_prior.ipynb #5f1548f2
 def _accelerator(mixed_precision=None):
     from accelerate import Accelerator
-    cuda = torch.cuda.is_available()
+    cuda = default_device().startswith("cuda")
     return Accelerator(cpu=not cuda, mixed_precision=mixed_precision or ("bf16" if cuda else "no"))
 
 def _epoch_seed(seed, epoch, rank): return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])

@@ -17,21 +17,21 @@ from .core import RebecaError
 from .data import RATINGS_CSV, IMAGE_DIR
 
 # %% auto #0
-__all__ = ['PerKind', 'PROFILES_DIR', 'PIPELINE', 'STAGES', 'FLICKR_AES_URL', 'WorldConfig', 'DataConfig', 'EmbeddingsConfig',
-           'PriorSection', 'SamplingConfig', 'DecodingConfig', 'VerifierConfig', 'TopicsConfig', 'MetricsConfig',
+__all__ = ['PerKind', 'PROFILES_DIR', 'PIPELINE', 'STAGES', 'FLICKR_AES_URL', 'WorldSection', 'DataSection', 'EmbeddingsSection',
+           'PriorSection', 'SamplingSection', 'DecodingSection', 'VerifierSection', 'TopicsSection', 'MetricsSection',
            'Profile', 'profile_from_dict', 'known_profiles', 'load_profile', 'stages_of', 'notebooks_of',
            'missing_inputs']
 
 # %% ../nbs/09_profile.ipynb #a02e1be3
 @dataclass
-class WorldConfig:
+class WorldSection:
     "The shapes world a run draws (`shapes/00_world`), when the profile has one."
     images: int = 8000              # catalog images
     users: int = 64                 # raters
     seed: int = 0                   # the same seed draws the same world
 
 @dataclass
-class DataConfig:
+class DataSection:
     "The ratings (`00_data`, paper §4.1)."
     root: str | None = None         # a FLICKR-AES-format folder; None: the world the run draws
     min_likes: int = 100            # keep the users with at least this many likes
@@ -44,7 +44,7 @@ class DataConfig:
 
 # %% ../nbs/09_profile.ipynb #982843fe
 @dataclass
-class EmbeddingsConfig:
+class EmbeddingsSection:
     "The image embedder and the store (`01_embeddings`)."
     embedder: str = "openclip-vit-h-14"   # a name of the embedder registry (`shapes`: the world's autoencoder)
     source: str = "open_clip"       # openclip-vit-h-14: 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter's encoder)
@@ -66,7 +66,7 @@ class PriorSection:
 
 # %% ../nbs/09_profile.ipynb #263d843b
 @dataclass
-class SamplingConfig:
+class SamplingSection:
     "Sampled embeddings (`03_sampling`, paper §4.2). Guidance is the authors' w: uncond + w (cond - uncond)."
     n: int = 50                     # embeddings per user
     guidance_scale: float = 10.0    # the paper's w
@@ -76,7 +76,7 @@ class SamplingConfig:
     seed: int = 0
 
 @dataclass
-class DecodingConfig:
+class DecodingSection:
     "Decoded images (`04_decoding`, paper §4.2)."
     decoder: str = "sd15-ip-adapter"   # a name of the decoder registry
     prompts: list[str] = field(default_factory=lambda: ["T0", "T1", "T2"])   # prompt presets, for decoders with text
@@ -89,7 +89,7 @@ class DecodingConfig:
 PerKind = typing.Union[int, str, None, dict[str, typing.Union[int, str, None]]]
 
 @dataclass
-class VerifierConfig:
+class VerifierSection:
     "The verifier and the permutation test (`05_verifier`, paper §4.4, Algorithm 1)."
     latent_dim: int = 80            # the verifier's latent size (the authors')
     permutations: int = 1000        # B, the permutations of Algorithm 1
@@ -97,7 +97,7 @@ class VerifierConfig:
     probe_epochs: int = 12          # ground truth: epochs of the probe that reads decoded images
 
 @dataclass
-class TopicsConfig:
+class TopicsSection:
     "Captions, topic models and topic precision (`06_topics`, paper §4.4, appendix A.2)."
     captioner: str = "openai"       # a name of the captioner registry
     model: str = "gpt-4o-mini"      # openai: the chat model
@@ -110,7 +110,7 @@ class TopicsConfig:
     min_lift: float = 1.2           # the lift rule's threshold (the paper's rule has none)
 
 @dataclass
-class MetricsConfig:
+class MetricsSection:
     "FID and CMMD (`07_metrics`, paper §4.4, Tables 1-2)."
     fid: str = "inception"          # FID's features, a name of the feature registry ('store': the store's embedder)
     cmmd_features: str = "clip-vit-l-14-336"   # CMMD's features
@@ -121,15 +121,15 @@ class MetricsConfig:
 class Profile:
     "The parameters of a run: one section per stage."
     profile: str = "custom"         # the profile's name
-    world: WorldConfig | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
+    world: WorldSection | None = None
+    data: DataSection = field(default_factory=DataSection)
+    embeddings: EmbeddingsSection = field(default_factory=EmbeddingsSection)
     prior: PriorSection = field(default_factory=PriorSection)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    decoding: DecodingConfig = field(default_factory=DecodingConfig)
-    verifier: VerifierConfig = field(default_factory=VerifierConfig)
-    topics: TopicsConfig = field(default_factory=TopicsConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sampling: SamplingSection = field(default_factory=SamplingSection)
+    decoding: DecodingSection = field(default_factory=DecodingSection)
+    verifier: VerifierSection = field(default_factory=VerifierSection)
+    topics: TopicsSection = field(default_factory=TopicsSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     quick: bool = False
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
