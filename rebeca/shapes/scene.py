@@ -21,6 +21,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from ..core import RebecaError, atomic_write, default_device
 from ..checkpoint import load_model
 from ..decoding import Decoder
+from ..embeddings import load_embeddings
 from .world import FACTORS, ShapesWorld, load_world, render_image, scene_targets, scene_table
 from .autoencoder import to_tensor
 
@@ -59,7 +60,6 @@ def scene_loss(logits:list, values:torch.Tensor, classes:torch.Tensor, targets:t
 def train_scene_reader(store, factors:pd.DataFrame, out=None, epochs:int=60, batch_size:int=256, lr:float=2e-3,
                        hidden:int=256, val_fraction:float=0.1, seed:int=0, progress:bool=True) -> tuple[SceneReader, dict]:
     "Train a `SceneReader` on an embedding store (folder, or `(ids, X)`) and the true `factors` of its images."
-    from rebeca.embeddings import load_embeddings
     settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, hidden=hidden, val_fraction=val_fraction, seed=seed)
     if out is not None and (Path(out)/"reader.json").is_file():
         meta = json.loads((Path(out)/"reader.json").read_text())
