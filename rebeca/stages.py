@@ -14,7 +14,7 @@ import pandas as pd
 
 from .core import RebecaError, atomic_write
 from .data import Ratings, prepare_ratings, summarise
-from .profile import Profile, load_profile, stages_of, STAGES
+from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
 __all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',

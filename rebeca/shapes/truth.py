@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/shapes/truth.html.md"""
 
 # %% ../../nbs/shapes/03_truth.ipynb #30623df4
 from __future__ import annotations
-import hashlib, io, json
+import hashlib, io
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import torch
 from fastcore.basics import patch
 from PIL import Image
 
-from ..core import RebecaError, atomic_write
+from ..core import RebecaError
 from ..data import IMAGE_DIR, Ratings
 from ..embeddings import load_embeddings
 from ..verifier import GroundTruth, Verifier, auc, random_catalog, heldout_likes, verifier_top
