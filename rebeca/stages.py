@@ -18,8 +18,9 @@ from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
 __all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
-           'world_stage', 'data_stage', 'embeddings_stage', 'prior_stage', 'sampling_stage', 'profile_decoder',
-           'decoding_stage', 'run_verify', 'verifier_stage', 'topics_stage', 'metrics_stage', 'run_until', 'results']
+           'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'sampling_stage',
+           'profile_decoder', 'decoding_stage', 'run_verify', 'verifier_stage', 'topics_stage', 'metrics_stage',
+           'run_until', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -97,7 +98,7 @@ def world_stage(c:dict):
     c["root"], c["world_key"] = folder, key
 
 def data_stage(c:dict):
-    "Prepare the ratings (§4.1), write their summary, and build the data's ground truth: `c['ratings']`, `c['truth']`."
+    "Prepare the ratings (§4.1) and write their summary: `c['ratings']`."
     P, out = c["P"], Path(c["out"])
     if "root" not in c:
         if P.data.root is None: raise RebecaError("data.root is null and the profile draws no world: name a FLICKR-AES-format folder")
@@ -106,8 +107,14 @@ def data_stage(c:dict):
     c["ratings"] = prepare_ratings(c["root"], min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
                                    like_threshold=d.like_threshold, duplicates=d.duplicates)
     save_table(summarise(c["ratings"]), out, "data_summary", floatfmt=".1f")
-    from rebeca.verifier import make_ground_truth
-    c["truth"] = make_ground_truth(d.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs)) if d.truth else None
+
+def ground_truth(c:dict):
+    "The data's ground truth (`data.truth`), built once and kept in `c['truth']`; None when the data has none."
+    if "truth" not in c:
+        from rebeca.verifier import make_ground_truth
+        P = c["P"]
+        c["truth"] = make_ground_truth(P.data.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs)) if P.data.truth else None
+    return c["truth"]
 
 # %% ../nbs/09a_stages.ipynb #145a3897
 def embeddings_stage(c:dict, progress:bool=True):
@@ -202,8 +209,8 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
         for k, (n, p) in todo.items():
             decode_samples(samples[n], decoder, c["decoded"][k], prompt=p, batch_size=d.batch_size, progress=progress)
         mark_stage(folder, key)
-    if c.get("truth") is not None and "REBECA" in c["decoded"]:           # Figure 1 (a second), from this run's images
-        save_figure(plot_liked_vs_generated(c["ratings"], c["decoded"]["REBECA"], users=list(range(4)), describe=c["truth"].describe),
+    if ground_truth(c) is not None and "REBECA" in c["decoded"]:          # Figure 1 (a second), from this run's images
+        save_figure(plot_liked_vs_generated(c["ratings"], c["decoded"]["REBECA"], users=list(range(4)), describe=ground_truth(c).describe),
                     out, "figure1_liked_vs_generated")
 
 # %% ../nbs/09a_stages.ipynb #34f05173
@@ -236,7 +243,7 @@ def verifier_stage(c:dict, progress:bool=True):
     if not _fresh(folder, key):
         _started(folder, key)
         decoder = profile_decoder(c, progress) if v.round_trip else None
-        run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=c.get("truth"),
+        run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=ground_truth(c),
                    n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress)
         mark_stage(folder, key)
     c["verify"], c["ver_key"] = json.loads((folder/"verify.json").read_text()), key
@@ -247,7 +254,7 @@ def topics_stage(c:dict, progress:bool=True):
     from rebeca.data import IMAGE_DIR
     from rebeca.topics import (TopicModel, make_captioner, caption_images, assign_topics, precision_table, liked_sets,
                                summarise_precision, paired_difference, plot_topic_precision, KINDS)
-    P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], c.get("truth")
+    P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], ground_truth(c)
     t = P.topics
     folder = out/"topics"
     key = fingerprint(dict(inputs=fingerprint([c["dec_key"], c["ver_key"]]), topics=dataclasses.asdict(t)))
