@@ -104,7 +104,8 @@ SAMPLING = Group("sampling", "rebeca.sampling:sample_embeddings", ["n", "guidanc
 SD = Group("sd", "rebeca.decoding:sd15_ip_adapter", ["steps", "scheduler"], choices=dict(scheduler=["default", "dpm"]))
 TRUTH = Group("truth", "rebeca.shapes.truth:ShapesTruth", ["probe_epochs"])
 TEST = Group("test", "rebeca.verifier:verify", ["n_permutations", "seed"], flags=dict(n_permutations="permutations"))
-REPRODUCE = Group("run", "rebeca.reproduce:reproduce", ["profile", "out", "quick", "notebooks", "tests"], flags=dict(tests="with_tests"), flat=True)
+REPRODUCE = Group("run", "rebeca.reproduce:reproduce", ["profile", "out", "quick", "smoke", "fast", "notebooks", "tests"],
+                  flags=dict(tests="with_tests"), flat=True)
 
 def _progress(quiet:bool=False, # no progress bars
              ): ...
@@ -313,11 +314,17 @@ def verify_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CS
 
 # %% ../nbs/10_cli.ipynb #b5a7bbbf
 @command(REPRODUCE, QUIET)
-def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, notebooks:list[str]=None, tests:bool=False, quiet:bool=False):
+def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smoke:bool=False, fast:bool=False, notebooks:list[str]=None,
+                      tests:bool=False, quiet:bool=False,
+                      plan:bool=False, # print each stage's work and planned hours on the GPU in use, and run nothing
+                      gpu:str=None, # with --plan: a GPU of rebeca/profiles/throughput.yaml instead of the one in use
+                     ):
     "Regenerate every table and figure of the paper for a profile (runs the notebooks)."
-    from rebeca.reproduce import reproduce
-    out = out or Path("runs")/(Path(profile).stem + ("-quick" if quick else ""))
-    timings = reproduce(profile, out, quick=quick, notebooks=notebooks, progress=not quiet, tests=tests)
+    from rebeca.reproduce import reproduce, plan as make_plan, format_plan
+    if plan: return print(format_plan(make_plan(profile, quick=quick, smoke=smoke, fast=fast, gpu=gpu)))
+    suffix = "".join(f"-{name}" for name, on in (("quick", quick), ("smoke", smoke), ("fast", fast)) if on)
+    out = out or Path("runs")/(Path(profile).stem + suffix)
+    timings = reproduce(profile, out, quick=quick, smoke=smoke, fast=fast, notebooks=notebooks, progress=not quiet, tests=tests)
     print(f"{len(timings)} notebooks in {sum(timings.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
           f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
 

@@ -10,7 +10,8 @@ import importlib, inspect, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RebecaError', 'atomic_write', 'save_tensors', 'default_device', 'process_state', 'Registry']
+__all__ = ['RebecaError', 'atomic_write', 'save_tensors', 'default_device', 'process_state', 'torch_dtype', 'download_error',
+           'Registry']
 
 # %% ../nbs/00_core.ipynb #917f9573
 class RebecaError(ValueError):
@@ -47,6 +48,27 @@ def process_state():
     import torch
     from accelerate import PartialState
     return PartialState(cpu=not torch.cuda.is_available())
+
+# %% ../nbs/00_core.ipynb #10d99b89
+def torch_dtype(name:str|None, # 'float16', 'bfloat16' or 'float32'; None: float16 on a GPU, float32 elsewhere
+                device:str) -> "torch.dtype":
+    "The torch dtype for models on `device`; half precision asked for on a CPU, which cannot run it, becomes float32."
+    import torch
+    if name not in (None, "float16", "bfloat16", "float32"): raise RebecaError(f"dtype={name!r}: expected 'float16', 'bfloat16' or 'float32'")
+    on_gpu = str(device).startswith("cuda")
+    return getattr(torch, name) if name and (on_gpu or name == "float32") else (torch.float16 if on_gpu else torch.float32)
+
+# %% ../nbs/00_core.ipynb #38d0490d
+def download_error(model:str, # what failed to load: a hub id, e.g. 'stable-diffusion-v1-5/stable-diffusion-v1-5'
+                   error:Exception, # what the library raised
+                   files:str="", # which files of it are needed, if not all
+                   ) -> RebecaError:
+    "One clear error for a model that could not be loaded or downloaded, saying how to provide it offline."
+    what = f" ({files})" if files else ""
+    return RebecaError(f"could not load {model!r}{what}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
+                       f"It is downloaded once from the Hugging Face Hub into its cache (~/.cache/huggingface, or $HF_HOME). "
+                       f"For a machine without network access, run `huggingface-cli download {model}` where there is network, "
+                       f"copy the cache folder to the same place here, and set HF_HUB_OFFLINE=1")
 
 # %% ../nbs/00_core.ipynb #91192f41
 def _resolve(entry):

@@ -15,13 +15,13 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import RebecaError, Registry, atomic_write, default_device, process_state
+from .core import RebecaError, Registry, atomic_write, default_device, process_state, download_error, torch_dtype
 from .data import IMAGE_DIR, Ratings
 from .sampling import load_samples
 
 # %% auto #0
 __all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'decode_samples', 'SD15IPAdapterDecoder', 'sd15_ip_adapter',
-           'make_decoder', 'RoundTrip', 'plot_liked_vs_generated']
+           'make_decoder', 'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
 
 # %% ../nbs/04_decoding.ipynb #d66f6766
 class Decoder:
@@ -46,6 +46,10 @@ class Decoder:
         if embeddings.ndim != 2 or embeddings.shape[1] != self.embed_dim or (got is not None and got != self.embedder):
             raise RebecaError(f"decoder {self.name!r} needs {self.embed_dim}-d {self.embedder!r} embeddings; got "
                               f"{embeddings.shape[-1] if embeddings.ndim else '?'}-d embeddings from {got or 'an unrecorded embedder'!r}")
+
+    def prompt_only(self) -> "Decoder":
+        "The same decoder driven by its prompt alone (the paper's SD1.5 baselines); decoders without text have none."
+        raise RebecaError(f"decoder {self.name!r} has no text prompt, so no prompt-only baseline")
 
 # %% ../nbs/04_decoding.ipynb #46834b8f
 def image_grid(images, ncols:int=8, pad:int=2, background=(255, 255, 255)) -> Image.Image:
@@ -104,6 +108,7 @@ class SD15IPAdapterDecoder(Decoder):
     def __init__(self, pipe, num_inference_steps:int=100, guidance_scale:float=7.5, ip_adapter_scale:float=1.0,
                  height:int=512, width:int=512):
         self.pipe, self.steps, self.guidance_scale, self.height, self.width = pipe, num_inference_steps, guidance_scale, height, width
+        self.ip_adapter_scale = ip_adapter_scale
         pipe.set_ip_adapter_scale(ip_adapter_scale)
         pipe.set_progress_bar_config(disable=True)
         self.embed_dim = pipe.unet.encoder_hid_proj.image_projection_layers[0].image_embeds.in_features
@@ -112,11 +117,12 @@ class SD15IPAdapterDecoder(Decoder):
     def from_pretrained(cls, model:str=SD15, ip_adapter:str="h94/IP-Adapter", device:str="cuda", dtype=torch.float16,
                         scheduler:str="default", **kwargs):
         "The real pipeline (downloads SD1.5 and the adapter); `scheduler='dpm'` swaps in DPM-Solver++ for fewer steps."
-        from diffusers import StableDiffusionPipeline, DPMSolverMultistepScheduler
-        pipe = StableDiffusionPipeline.from_pretrained(model, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
-        pipe.load_ip_adapter(ip_adapter, subfolder="models", weight_name="ip-adapter_sd15.safetensors", image_encoder_folder=None)
-        if scheduler == "dpm": pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
-        return cls(pipe.to(device), **kwargs)
+        from diffusers import StableDiffusionPipeline
+        try: pipe = StableDiffusionPipeline.from_pretrained(model, dtype=dtype, safety_checker=None, requires_safety_checker=False)
+        except (OSError, ValueError) as e: raise download_error(model, e) from None
+        try: pipe.load_ip_adapter(ip_adapter, subfolder="models", weight_name="ip-adapter_sd15.safetensors", image_encoder_folder=None)
+        except (OSError, ValueError) as e: raise download_error(ip_adapter, e, "models/ip-adapter_sd15.safetensors") from None
+        return cls(_with_scheduler(pipe, scheduler).to(device), **kwargs)
 
     @property
     def device(self): return self.pipe.unet.device
@@ -128,6 +134,8 @@ class SD15IPAdapterDecoder(Decoder):
             return self.pipe.encode_prompt(positive, self.device, 1, True, negative_prompt=negative)
         ids = lambda text: torch.tensor([[ord(c) % self.pipe.text_encoder.config.vocab_size for c in (text or " ")[:8].ljust(8)]], device=self.device)
         with torch.no_grad(): return self.pipe.text_encoder(ids(positive))[0], self.pipe.text_encoder(ids(negative))[0]
+
+    def prompt_only(self) -> Decoder: return _PromptOnly(self)
 
     @torch.no_grad()
     def decode(self, embeddings, seed=0, prompt:str|None=None) -> list:
@@ -143,6 +151,21 @@ class SD15IPAdapterDecoder(Decoder):
 # %% ../nbs/04_decoding.ipynb #42756f95
 def _bad_preset(prompt): raise RebecaError(f"prompt preset {prompt!r}: expected one of {list(PROMPTS)}")
 
+def _with_scheduler(pipe, scheduler:str):
+    "`pipe` with its own scheduler ('default') or DPM-Solver++ ('dpm', for fewer steps)."
+    if scheduler == "dpm":
+        from diffusers import DPMSolverMultistepScheduler
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
+    return pipe
+
+class _PromptOnly(Decoder):
+    "An SD15IPAdapterDecoder with its adapter's scale at 0: the image embedding adds nothing, which is SD1.5 alone."
+    def __init__(self, sd): self.sd, self.name, self.embedder, self.embed_dim = sd, "sd15", sd.embedder, sd.embed_dim
+    def decode(self, embeddings, seed=0, prompt:str|None=None) -> list:
+        self.sd.pipe.set_ip_adapter_scale(0.0)
+        try: return self.sd.decode(np.zeros_like(np.asarray(embeddings, dtype=np.float32)), seed=seed, prompt=prompt)
+        finally: self.sd.pipe.set_ip_adapter_scale(self.sd.ip_adapter_scale)
+
 # %% ../nbs/04_decoding.ipynb #8dd3ba39
 def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
                     guidance_scale:float=7.5, # text guidance
@@ -151,15 +174,21 @@ def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
                     device:str|None=None, # device (default: a GPU if there is one)
                     dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
                     embedder:dict|None=None, # the record of the embedder that made the samples, checked before any download
+                    tiny:bool=False, # a tiny random pipeline and adapter of the same classes instead (smoke runs; no download)
                     model:str=SD15, ip_adapter:str="h94/IP-Adapter") -> SD15IPAdapterDecoder:
-    "The paper's decoder, SD1.5 + IP-Adapter, with downloaded weights."
+    "The paper's decoder, SD1.5 + IP-Adapter, with downloaded weights (or, if `tiny`, tiny random ones)."
     need = SD15IPAdapterDecoder
-    if embedder and (embedder.get("name"), embedder.get("dim", need.embed_dim)) != (need.embedder, need.embed_dim):
+    dim = need.embed_dim if not tiny else (embedder or {}).get("dim", 32)      # a tiny adapter reads the tiny embedder's width
+    if embedder and (embedder.get("name"), embedder.get("dim", dim)) != (need.embedder, dim):
         raise RebecaError(f"decoder 'sd15-ip-adapter' needs {need.embed_dim}-d {need.embedder!r} embeddings; got "
                           f"{embedder.get('dim', '?')}-d embeddings from {embedder.get('name')!r}")
     if scheduler not in ("default", "dpm"): raise RebecaError(f"scheduler={scheduler!r}: expected 'default' or 'dpm'")
     device = default_device(device)
-    dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
+    dtype = torch_dtype(dtype, device)
+    if tiny:
+        from rebeca.testing import tiny_ip_adapter_pipeline
+        pipe = _with_scheduler(tiny_ip_adapter_pipeline(embed_dim=dim), scheduler).to(device=device, dtype=dtype)
+        return SD15IPAdapterDecoder(pipe, steps, guidance_scale, ip_adapter_scale, height=32, width=32)
     return SD15IPAdapterDecoder.from_pretrained(model, ip_adapter, device=device, dtype=dtype, scheduler=scheduler,
                                                 num_inference_steps=steps, guidance_scale=guidance_scale, ip_adapter_scale=ip_adapter_scale)
 
@@ -191,6 +220,23 @@ class RoundTrip:
         "Embeddings of the decoded images of `X`."
         images = self.decode(X, key)
         return np.concatenate([self.embedder.embed(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)])
+
+# %% ../nbs/04_decoding.ipynb #11bca3a4
+class FolderRoundTrip:
+    "Embeddings of the already decoded images of each set (`folders`: name -> a `decode_samples` folder), by `embedder`."
+    def __init__(self, folders:dict, embedder, batch_size:int=64):
+        self.folders, self.embedder, self.batch_size, self.images = {k: Path(v) for k, v in folders.items()}, embedder, batch_size, {}
+    def covers(self, key) -> bool: return key in self.folders
+    def __call__(self, X, key=None) -> np.ndarray:
+        "Embeddings of the images decoded from `X`, read from the folder of set `key`."
+        if key not in self.folders: raise RebecaError(f"no decoded folder for set {key!r}; have {list(self.folders)}")
+        files = pd.read_csv(self.folders[key]/"metadata.csv").file.tolist()
+        if len(files) != len(X):
+            raise RebecaError(f"{self.folders[key]}: {len(files)} decoded images for {len(X)} embeddings of set {key!r}; decode them all first")
+        rows = []
+        for i in range(0, len(files), self.batch_size):
+            rows.append(self.embedder.embed([Image.open(self.folders[key]/f).convert("RGB") for f in files[i:i + self.batch_size]]))
+        return np.concatenate(rows)
 
 # %% ../nbs/04_decoding.ipynb #ad8cf808
 def plot_liked_vs_generated(ratings:Ratings, decoded, users, n:int=8, seed:int=0, describe=None, images=None):

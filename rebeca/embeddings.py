@@ -15,7 +15,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from .core import RebecaError, Registry, atomic_write, save_tensors, default_device, process_state
+from .core import RebecaError, Registry, atomic_write, save_tensors, default_device, process_state, download_error, torch_dtype
 from .data import IMAGE_DIR
 
 log = logging.getLogger("rebeca")
@@ -95,7 +95,9 @@ class OpenCLIPEmbedder(Embedder):
     def from_pretrained(cls, device:str="cuda", dtype=torch.float16, pretrained:str=VIT_H14_PRETRAINED):
         "The paper's ViT-H-14 with downloaded weights."
         import open_clip
-        model, _, preprocess = open_clip.create_model_and_transforms(VIT_H14, pretrained=pretrained, device=device)
+        try: model, _, preprocess = open_clip.create_model_and_transforms(VIT_H14, pretrained=pretrained, device=device)
+        except (OSError, RuntimeError, ValueError) as e:
+            raise download_error(f"laion/CLIP-{VIT_H14}-laion2B-s32B-b79K", e, "open_clip_pytorch_model.bin") from None
         return cls(model, preprocess, device=device, dtype=dtype, source=f"open_clip:{VIT_H14}:{pretrained}")
     @classmethod
     def from_config(cls, config:dict, seed:int=0, name:str="openclip-tiny-random", device:str="cpu"):
@@ -121,7 +123,8 @@ class TransformersCLIPEmbedder(Embedder):
     def from_pretrained(cls, device:str="cuda", dtype=torch.float16, repo:str=IP_ADAPTER_REPO, subfolder:str=IP_ADAPTER_ENCODER):
         "IP-Adapter SD1.5's image encoder with downloaded weights."
         from transformers import CLIPVisionModelWithProjection
-        model = CLIPVisionModelWithProjection.from_pretrained(repo, subfolder=subfolder, use_safetensors=True)
+        try: model = CLIPVisionModelWithProjection.from_pretrained(repo, subfolder=subfolder, use_safetensors=True)
+        except (OSError, ValueError) as e: raise download_error(repo, e, subfolder) from None
         return cls(model, model.config.image_size, device=device, dtype=dtype, source=f"transformers:{repo}/{subfolder}")
     @classmethod
     def from_config(cls, config, seed:int=0, name:str="openclip-tiny-random", device:str="cpu"):
@@ -168,11 +171,17 @@ def openclip_to_transformers(visual_state:dict) -> dict:
 def openclip_vit_h14(source:str="open_clip", # 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter SD1.5's image encoder)
                      device:str|None=None, # device (default: a GPU if there is one)
                      dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
+                     tiny:bool=False, # a tiny random model of the same structure and name instead (smoke runs; no download)
                     ) -> Embedder:
-    "The paper's image encoder, OpenCLIP ViT-H-14, with downloaded weights."
+    "The paper's image encoder, OpenCLIP ViT-H-14, with downloaded weights (or, if `tiny`, a tiny random one)."
     if source not in ("open_clip", "transformers"): raise RebecaError(f"source={source!r}: expected 'open_clip' or 'transformers'")
     device = default_device(device)
-    dtype = getattr(torch, dtype) if dtype else (torch.float16 if device.startswith("cuda") else torch.float32)
+    dtype = torch_dtype(dtype, device)
+    if tiny:
+        from rebeca.testing import tiny_openclip_config
+        config = tiny_openclip_config()
+        if source == "open_clip": return OpenCLIPEmbedder.from_config(config, name="openclip-vit-h-14", device=device)
+        return TransformersCLIPEmbedder.from_config(transformers_vision_config(config), name="openclip-vit-h-14", device=device)
     return (OpenCLIPEmbedder if source == "open_clip" else TransformersCLIPEmbedder).from_pretrained(device=device, dtype=dtype)
 
 EMBEDDERS = Registry("embedder")
@@ -219,8 +228,8 @@ def store_embedder(store, device:str|None=None) -> Embedder:
     record = read_store_record(store)
     if record is None: raise RebecaError(f"{store}: not an embedding store (no {STORE_JSON}); make one with `rebeca embed`")
     e = record["embedder"]
-    source = e.get("source", "").split(":")[0] or None
-    return make_embedder(e["name"], offers=dict(checkpoint=e.get("checkpoint"), source=source, device=device))
+    source, tiny = e.get("source", "").split(":")[0] or None, ":random:" in e.get("source", "")
+    return make_embedder(e["name"], offers=dict(checkpoint=e.get("checkpoint"), source=source, device=device, tiny=tiny or None))
 
 # %% ../nbs/01_embeddings.ipynb #399ec94e
 class _Images(torch.utils.data.Dataset):

@@ -18,7 +18,7 @@ from .embeddings import Embedder, list_images, read_image, extract_embeddings, l
 # %% auto #0
 __all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',
            'fid_folders', 'rbf_mmd', 'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
-           'make_fid_features', 'make_cmmd_features']
+           'inception', 'clip_vit_l_14_336', 'make_fid_features', 'make_cmmd_features']
 
 # %% ../nbs/07_metrics.ipynb #db016880
 def _features(X, name:str, min_rows:int=1) -> np.ndarray:
@@ -215,9 +215,29 @@ def cmmd_folders(real, generated, embedder:Embedder, batch_size:int=64, stores:t
     return cmmd(X, Y, device=device)
 
 # %% ../nbs/07_metrics.ipynb #348ab48f
+def inception(mode:str="clean", # clean-fid's mode ('clean', the paper's)
+              device:str|None=None, # device (default: a GPU if there is one)
+              tiny:bool=False, # a tiny random network in its place (smoke runs; no download)
+             ) -> Embedder:
+    "FID's features: clean-fid's Inception-v3 (downloads its weights once), or a tiny random stand-in."
+    if tiny:
+        from rebeca.testing import TinyFeatureNet
+        return TinyFeatureNet(device=default_device(device))
+    return InceptionEmbedder.from_pretrained(mode, device)
+
+def clip_vit_l_14_336(path:str=CMMD_CLIP, # a hub id or a local copy
+                      device:str|None=None, # device (default: a GPU if there is one)
+                      tiny:bool=False, # a tiny random CLIP of the same classes instead (smoke runs; no download)
+                     ) -> Embedder:
+    "CMMD's features: CLIP ViT-L/14@336 (downloads once), or a tiny random CLIP."
+    if tiny:
+        from rebeca.testing import tiny_clip_vision_config
+        return CMMDEmbedder.from_config(tiny_clip_vision_config(), name="clip-vit-l-14-336", device=default_device(device))
+    return CMMDEmbedder.from_pretrained(path, device)
+
 FEATURES = Registry("feature extractor")
-FEATURES.register("inception", InceptionEmbedder.from_pretrained)
-FEATURES.register("clip-vit-l-14-336", CMMDEmbedder.from_pretrained)
+FEATURES.register("inception", inception)
+FEATURES.register("clip-vit-l-14-336", clip_vit_l_14_336)
 FEATURES.register("store", store_embedder)
 
 def make_fid_features(name:str="inception", *, offers:dict|None=None, **options) -> Embedder:

@@ -42,7 +42,8 @@ class RebecaPrior(ModelMixin, ConfigMixin):
     "eps_theta(U, R, t, I_e^t): a pre-norm transformer encoder over [user x k, rating, (user, rating) if `pair_token`, time, image x m] tokens."
     @register_to_config
     def __init__(self, embed_dim:int=1024, n_users:int=94, width:int|None=None, n_layers:int=8, n_heads:int=16,
-                 n_user_tokens:int=4, n_image_tokens:int=1, ff_dim:int=2048, dropout:float=0.1, pair_token:bool=False):
+                 n_user_tokens:int=4, n_image_tokens:int=1, ff_dim:int=2048, dropout:float=0.1, pair_token:bool=False,
+                 final_norm:bool=True):
         super().__init__()
         width = width or embed_dim
         if width % n_heads: raise RebecaError(f"width={width} is not divisible by n_heads={n_heads}")
@@ -55,7 +56,7 @@ class RebecaPrior(ModelMixin, ConfigMixin):
         self.image_pos = nn.Parameter(torch.zeros(n_image_tokens, width))
         layer = nn.TransformerEncoderLayer(width, n_heads, ff_dim, dropout, activation="gelu", batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
-        self.norm_out = nn.LayerNorm(width)
+        self.norm_out = nn.LayerNorm(width) if final_norm else nn.Identity()   # the authors' head has no norm before it
         self.proj_out = nn.Linear(n_image_tokens * width, embed_dim)
         self.register_buffer("embed_mean", torch.zeros(embed_dim))
         self.register_buffer("embed_std", torch.ones(embed_dim))
@@ -107,9 +108,12 @@ class PriorConfig:
     min_delta: float = 0.0          # relative: an epoch counts as better only if val < best * (1 - min_delta)
     max_epochs: int = 1000          # at most this many epochs; early stopping usually ends sooner
     seed: int = 0                   # seed of the initial weights, the batches and the noise
+    standardise: bool = True        # train on per-dimension standardised embeddings (stored with the model, undone after sampling)
+    clip_sample: bool = False       # the scheduler clips the predicted x0 to [-1, 1] (diffusers' default, which the authors kept)
+    final_norm: bool = True         # a LayerNorm on the image token before the output head (the authors' model has none)
 
 PRIOR_CONFIGS = {
-    "paper": PriorConfig(),
+    "paper": PriorConfig(standardise=False, clip_sample=True, final_norm=False),     # the authors' run, as it was
     "shapes": PriorConfig(width=96, n_layers=3, n_heads=4, n_user_tokens=2, ff_dim=192, num_train_timesteps=1000, lr=1e-3,
                           prediction_type="sample", pair_token=True,
                           batch_size=256, samples_per_user=128, plateau_patience=4, early_stopping_patience=12, min_delta=0.002,
@@ -118,9 +122,9 @@ PRIOR_CONFIGS = {
 
 # %% ../nbs/02_prior.ipynb #f1e66efd
 def make_scheduler(config:PriorConfig) -> DDPMScheduler:
-    "The training noise schedule: diffusers' DDPMScheduler (linear betas 1e-4..0.02 by default), no x0 clipping."
+    "The training noise schedule: diffusers' DDPMScheduler (linear betas 1e-4..0.02 by default), x0 clipped if `clip_sample`."
     return DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
-                         beta_start=1e-4, beta_end=0.02, prediction_type=config.prediction_type, clip_sample=False)
+                         beta_start=1e-4, beta_end=0.02, prediction_type=config.prediction_type, clip_sample=config.clip_sample)
 
 # %% ../nbs/02_prior.ipynb #b70a3f3f
 @dataclass
@@ -222,10 +226,11 @@ def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bo
         torch.manual_seed(c.seed)
         model = RebecaPrior(embed_dim=D, n_users=U, width=c.width, n_layers=c.n_layers, n_heads=c.n_heads,
                             n_user_tokens=c.n_user_tokens, n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim, dropout=c.dropout,
-                            pair_token=c.pair_token)
-        train_rows = torch.unique(data.splits["train"]["row"])
-        model.embed_mean.copy_(data.embeddings[train_rows].mean(0))
-        model.embed_std.copy_(data.embeddings[train_rows].std(0).clamp_min(1e-6))
+                            pair_token=c.pair_token, final_norm=c.final_norm)
+        if c.standardise:                                              # else the model sees the raw embeddings (mean 0, std 1 stored)
+            train_rows = torch.unique(data.splits["train"]["row"])
+            model.embed_mean.copy_(data.embeddings[train_rows].mean(0))
+            model.embed_std.copy_(data.embeddings[train_rows].std(0).clamp_min(1e-6))
         model = model.to(dev); opt = make_opt(model); plateau = make_sched(opt)
         start, history, best_val, bad, best_state = 0, [], float("inf"), 0, None
     noise_sched = make_scheduler(c)

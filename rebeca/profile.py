@@ -17,10 +17,10 @@ from .core import RebecaError
 from .data import RATINGS_CSV, IMAGE_DIR
 
 # %% auto #0
-__all__ = ['PerKind', 'PROFILES_DIR', 'PIPELINE', 'STAGES', 'FLICKR_AES_URL', 'WorldSection', 'DataSection', 'EmbeddingsSection',
-           'PriorSection', 'SamplingSection', 'DecodingSection', 'VerifierSection', 'TopicsSection', 'MetricsSection',
-           'Profile', 'profile_from_dict', 'known_profiles', 'load_profile', 'stages_of', 'notebooks_of',
-           'missing_inputs']
+__all__ = ['PerKind', 'PROFILES_DIR', 'OVERLAYS', 'PIPELINE', 'STAGES', 'FLICKR_AES_URL', 'WorldSection', 'DataSection',
+           'EmbeddingsSection', 'PriorSection', 'SamplingSection', 'DecodingSection', 'VerifierSection',
+           'TopicsSection', 'MetricsSection', 'Profile', 'profile_from_dict', 'known_profiles', 'load_profile',
+           'stages_of', 'notebooks_of', 'missing_inputs']
 
 # %% ../nbs/09_profile.ipynb #a02e1be3
 @dataclass
@@ -40,6 +40,7 @@ class DataSection:
     split_seed: int = 42            # seed of the per-user split
     like_threshold: int = 4         # a score at or above this is a like
     duplicates: str = "error"       # repeated (worker, image) ratings: 'error', 'first' or 'last'
+    fake: dict[str, int] | None = None     # smoke runs: make a FLICKR-AES-format folder of {images, users, seed} in the run folder
     truth: str | None = None        # the data's ground truth, if it has one (`shapes`: the world's own tastes)
 
 # %% ../nbs/09_profile.ipynb #982843fe
@@ -50,7 +51,7 @@ class EmbeddingsSection:
     source: str = "open_clip"       # openclip-vit-h-14: 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter's encoder)
     dtype: str | None = None        # openclip-vit-h-14: 'float16' or 'float32' (None: float16 on a GPU, float32 on a CPU)
     batch_size: int = 256           # images per batch
-    num_workers: int = 0            # image-loading processes
+    num_workers: int | None = None  # image-loading processes (None: up to 8, one per CPU core)
     ae_epochs: int | None = None    # shapes: joint epochs of the autoencoder (None: its default, 15)
     ae_decoder_epochs: int | None = None   # shapes: decoder-only epochs (None: its default, 8)
     ae_labels: list[str] = field(default_factory=list)   # shapes: label columns the latent also learns
@@ -63,6 +64,9 @@ class PriorSection:
     config: str = "paper"           # a preset of `PRIOR_CONFIGS`: 'paper' or 'shapes'
     noue: bool = True               # also train REBECA-NoUE, the prior without user embeddings (Table 2)
     max_epochs: int | None = None   # None: the preset's (early stopping decides)
+    standardise: bool | None = None # None: the preset's; standardise each dimension (ours) or train on raw embeddings (the authors')
+    clip_sample: bool | None = None # None: the preset's; the scheduler clips predicted x0 to [-1, 1] (diffusers' default, the authors')
+    final_norm: bool | None = None  # None: the preset's; a LayerNorm before the output head (ours; the authors' has none)
 
 # %% ../nbs/09_profile.ipynb #263d843b
 @dataclass
@@ -74,6 +78,7 @@ class SamplingSection:
     steps: int | None = None        # sampling steps (None: every training step)
     sweep: list[float] = field(default_factory=lambda: [3.5, 5.0, 7.5, 10.0, 12.5, 15.0])   # Figure 4's guidance scales
     seed: int = 0
+    autocast: bool | None = None    # the prior in bf16 (None: on a GPU; the authors sampled in fp32)
 
 @dataclass
 class DecodingSection:
@@ -84,6 +89,10 @@ class DecodingSection:
     steps: int | None = None        # sd15-ip-adapter: denoising steps (None: its default, the paper's 100)
     guidance_scale: float | None = None    # sd15-ip-adapter: text guidance (None: its default, 7.5)
     ip_adapter_scale: float | None = None  # sd15-ip-adapter: weight of the image embedding (None: its default, 1.0)
+    scheduler: str | None = None    # sd15-ip-adapter: 'default' (the pipeline's PNDM) or 'dpm' (DPM-Solver++)
+    dtype: str | None = None        # sd15-ip-adapter: 'float16' or 'float32' (None: float16 on a GPU)
+    n: int | None = None            # images per user for each set of Tables 1-2 (None: sampling.n)
+    sweep_n: int = 10               # images per user for each guidance scale of Figure 4
 
 # %% ../nbs/09_profile.ipynb #94cb4411
 PerKind = typing.Union[int, str, None, dict[str, typing.Union[int, str, None]]]
@@ -108,6 +117,8 @@ class TopicsSection:
     pooling: PerKind = "mean"       # caption embeddings: 'mean' or 'sif'; one value, or per kind
     nr_topics: PerKind = None       # BERTopic's topic reduction (a number, 'auto' or None); one value, or per kind
     min_lift: float = 1.2           # the lift rule's threshold (the paper's rule has none)
+    max_workers: int = 8            # openai: requests in flight
+    catalog_sample: int | None = 5000      # catalog images captioned beside the users' likes (None: every rated image)
 
 @dataclass
 class MetricsSection:
@@ -115,6 +126,8 @@ class MetricsSection:
     fid: str = "inception"          # FID's features, a name of the feature registry ('store': the store's embedder)
     cmmd_features: str = "clip-vit-l-14-336"   # CMMD's features
     real: str = "images"            # the real pool: the liked 'images', or their embeddings 'decoded' like the samples
+    real_pool: str = "likes"        # which liked images: 'likes' (every like of the kept users) or 'test-likes' (the test split's)
+    real_size: int | None = None    # resize the real images to this square size first (None: as they are; the authors: 512)
 
 # %% ../nbs/09_profile.ipynb #cd2bf7b9
 @dataclass
@@ -130,9 +143,12 @@ class Profile:
     verifier: VerifierSection = field(default_factory=VerifierSection)
     topics: TopicsSection = field(default_factory=TopicsSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
-    quick: bool = False
+    tiny: bool = False              # tiny random stand-ins for the pretrained models (smoke runs)
+    overlays: list[str] = field(default_factory=list)   # the overlays merged in, in order
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
+    @property
+    def quick(self) -> bool: return "quick" in self.overlays
 
 # %% ../nbs/09_profile.ipynb #e4ac3515
 def _typename(t) -> str:
@@ -190,8 +206,16 @@ def known_profiles() -> list:
     "Names of the profiles shipped in `rebeca/profiles/`."
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
 
-def load_profile(name_or_path="shapes", quick:bool=False) -> Profile:
-    "The profile `name_or_path` (a shipped name or a YAML file), checked, with its `quick:` overrides merged in if `quick`."
+OVERLAYS = ("quick", "smoke", "fast")
+
+def _merge(raw:dict, overrides:dict) -> dict:
+    "`raw` with `overrides` merged in section by section."
+    return {k: (raw.get(k) or {}) | v if isinstance(v, dict) else v for k, v in overrides.items()} | \
+           {k: v for k, v in raw.items() if k not in overrides}
+
+def load_profile(name_or_path="shapes", quick:bool=False, overlays=()) -> Profile:
+    "The profile `name_or_path` (a shipped name or a YAML file), checked, with `overlays` (and `quick:` if `quick`) merged in."
+    wanted = list(overlays) + (["quick"] if quick and "quick" not in overlays else [])
     if isinstance(name_or_path, Profile): return name_or_path
     if str(name_or_path) in known_profiles(): path = PROFILES_DIR/f"{name_or_path}.yaml"
     elif Path(name_or_path).is_file(): path = Path(name_or_path)
@@ -199,21 +223,22 @@ def load_profile(name_or_path="shapes", quick:bool=False) -> Profile:
     try: raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise RebecaError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(raw, dict): raise RebecaError(f"{path}: a profile is a mapping of sections, not {type(raw).__name__}")
-    overrides = raw.pop("quick", None)
-    if isinstance(overrides, bool):                     # already resolved (a run's profile.yaml)
-        if quick and not overrides: raise RebecaError(f"{path}: this profile was resolved without --quick")
-        return profile_from_dict(raw | {"quick": overrides}, str(path))
-    if quick:
-        if not overrides: raise RebecaError(f"{path}: profile {raw.get('profile')!r} has no 'quick:' overrides")
-        profile_from_dict(overrides, f"{path}: quick")                   # checks the overrides on their own
-        raw = {k: (raw.get(k) or {}) | v if isinstance(v, dict) else v for k, v in overrides.items()} | \
-              {k: v for k, v in raw.items() if k not in overrides}
-    return profile_from_dict(raw | {"quick": bool(quick)}, str(path))
+    if "overlays" in raw:                               # already resolved (a run's profile.yaml)
+        if set(wanted) - set(raw["overlays"] or []):
+            raise RebecaError(f"{path}: this profile was resolved with overlays {raw['overlays']}, not {wanted}")
+        return profile_from_dict(raw, str(path))
+    found = {k: raw.pop(k) for k in OVERLAYS if k in raw}
+    for name in wanted:
+        if name not in OVERLAYS: raise RebecaError(f"overlay {name!r}: no such overlay; expected one of {list(OVERLAYS)}")
+        if not found.get(name): raise RebecaError(f"{path}: profile {raw.get('profile')!r} has no '{name}:' overrides")
+        profile_from_dict(found[name], f"{path}: {name}")                # checks the overrides on their own
+        raw = _merge(raw, found[name])
+    return profile_from_dict(raw | {"overlays": wanted}, str(path))
 
 # %% ../nbs/09_profile.ipynb #59787491
 PIPELINE = (("world", "shapes/00_world"), ("data", "00_data"), ("embeddings", "01_embeddings"), ("prior", "02_prior"),
-            ("sampling", "03_sampling"), ("decoding", "04_decoding"), ("verifier", "05_verifier"), ("topics", "06_topics"),
-            ("metrics", "07_metrics"), ("results", "08_results"))
+            ("sampling", "03_sampling"), ("decoding", "04_decoding"), ("verifier", "05_verifier"), ("metrics", "07_metrics"),
+            ("topics", "06_topics"), ("results", "08_results"))
 STAGES = tuple(stage for stage, _ in PIPELINE)
 
 def stages_of(profile:Profile) -> list:
@@ -227,11 +252,12 @@ def notebooks_of(profile:Profile) -> list:
 # %% ../nbs/09_profile.ipynb #c7f9aa40
 FLICKR_AES_URL = "https://github.com/alanspike/personalizedImageAesthetics"
 
-def missing_inputs(profile) -> list:
-    "What `profile` (a name, a YAML file or a `Profile`) needs and does not have: one line per input, with where it goes."
+def missing_inputs(profile, stages=None) -> list:
+    "What `profile` (a name, a YAML file or a `Profile`) needs for `stages` (default: all) and does not have: one line per input."
     p = load_profile(profile)
+    stages = stages_of(p) if stages is None else list(stages)
     missing, root = [], p.data.root
-    if p.world is None and root is not None:           # a world is drawn by the run; anything else is downloaded
+    if p.world is None and root is not None and p.data.fake is None and "data" in stages:           # a world is drawn by the run; anything else is downloaded
         root = Path(root).absolute()
         if not any((root/name).is_file() for name in (RATINGS_CSV, RATINGS_CSV.strip())):
             missing.append(f"{root/RATINGS_CSV}: the FLICKR-AES ratings (the file name starts with a space). "
@@ -241,7 +267,7 @@ def missing_inputs(profile) -> list:
             missing.append(f"{images}/: the 40,988 FLICKR-AES images. Download FLICKR-AES-001.zip from {FLICKR_AES_URL} "
                            f"and unpack it so that the images are in {images}/ (see data/README.md)")
     t = p.topics
-    if t.captioner == "openai" and not t.base_url and not os.environ.get("OPENAI_API_KEY"):
+    if "topics" in stages and t.captioner == "openai" and not t.base_url and not os.environ.get("OPENAI_API_KEY"):
         missing.append(f"OPENAI_API_KEY: 06_topics captions every image with {t.model} through the OpenAI API. "
                        f"Set OPENAI_API_KEY, or topics.base_url for an OpenAI-compatible server")
     return missing

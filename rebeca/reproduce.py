@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses, re, time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 import rebeca
 from .core import RebecaError, atomic_write
-from .profile import Profile, load_profile, missing_inputs, notebooks_of
+from .profile import Profile, PIPELINE, PROFILES_DIR, load_profile, missing_inputs, notebooks_of
 
 # %% auto #0
-__all__ = ['reproduce']
+__all__ = ['THROUGHPUT', 'reproduce', 'plan', 'format_plan']
 
 # %% ../nbs/09b_reproduce.ipynb #3a5ac908
 _SKIP_FLAGS = ("slow", "gpu")
@@ -66,15 +67,15 @@ def _notebooks_folder(nbs_dir=None) -> Path:
                           f"sdist of rebeca carries, and a clone has in nbs/; reinstall rebeca, or pass the notebooks folder (nbs_dir)")
     return folder.absolute()
 
-def _select(profile:Profile, notebooks, folder:Path) -> list:
-    "The notebooks to run, in the pipeline's order, each checked to exist in `folder`."
+def _select(profile:Profile, notebooks, folder:Path|None=None) -> list:
+    "The notebooks to run, in the pipeline's order, each checked to exist in `folder` (if given)."
     names = notebooks_of(profile)
     if notebooks is not None:
         wanted = [str(Path(n).with_suffix("")) for n in ([notebooks] if isinstance(notebooks, str) else notebooks)]
         unknown = [n for n in wanted if n not in names]
         if unknown: raise RebecaError(f"notebooks {unknown}: not in profile {profile.profile!r}, which runs {names}")
         names = [n for n in names if n in wanted]
-    absent = [n for n in names if not (folder/f"{n}.ipynb").is_file()]
+    absent = [n for n in names if folder is not None and not (folder/f"{n}.ipynb").is_file()]
     if absent: raise RebecaError(f"{folder}: no notebook {', '.join(f'{n}.ipynb' for n in absent)} (profile {profile.profile!r} runs {names})")
     return names
 
@@ -82,6 +83,9 @@ def _resolved(profile:Profile) -> Profile:
     "`profile` with `data.root` made absolute, so that notebooks running in `out` find the data."
     if profile.data.root is None: return profile
     return dataclasses.replace(profile, data=dataclasses.replace(profile.data, root=str(Path(profile.data.root).absolute())))
+
+def _overlays(smoke:bool=False, fast:bool=False) -> list:
+    return [name for name, on in (("smoke", smoke), ("fast", fast)) if on]
 
 def _failed(name:str, source_nb:Path, executed:Path, e) -> RebecaError:
     "The error for notebook `name` whose cell raised `e` (a `PapermillExecutionError`)."
@@ -96,6 +100,8 @@ def _failed(name:str, source_nb:Path, executed:Path, e) -> RebecaError:
 def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file of one's own
               out:Path|None=None, # the run folder (default: runs/<profile>); a rerun reuses the stages whose inputs are unchanged
               quick:bool=False, # the profile's quick settings: a smaller world, shorter training
+              smoke:bool=False, # the profile's smoke settings: tiny models, fake data, every stage in minutes on a CPU
+              fast:bool=False, # the profile's fast settings: the same counts with faster samplers
               notebooks:list[str]|None=None, # run only these notebooks (in the pipeline's order)
               nbs_dir=None, # the notebooks' folder (default: the package's own, or a clone's nbs/)
               progress:bool=True, # progress bars
@@ -104,8 +110,9 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
     "Run `profile`'s notebooks in order with papermill into `out`; returns seconds per notebook."
     import papermill
     from papermill.exceptions import PapermillExecutionError
-    p = load_profile(profile, quick)
-    missing = missing_inputs(p)
+    p = load_profile(profile, quick, overlays=_overlays(smoke, fast))
+    names = _select(p, notebooks)
+    missing = missing_inputs(p, stages=[stage for stage, nb in PIPELINE if nb in names])     # the inputs of these notebooks only
     if missing: raise RebecaError(f"profile {p.profile!r} cannot start; missing:\n" + "\n".join(f"  - {m}" for m in missing))
     folder = _notebooks_folder(nbs_dir)
     names = _select(p, notebooks, folder)
@@ -128,3 +135,85 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
         timings[name] = round(time.perf_counter() - start, 2)
         print(f"[{i}/{len(names)}] {name}: {timings[name]:.1f} s", flush=True)
     return timings
+
+# %% ../nbs/09b_reproduce.ipynb #9a6de620
+THROUGHPUT = PROFILES_DIR/"throughput.yaml"
+_PAPER_COUNTS = dict(users=94, images=40988, real=933, catalog=25000, catalog_tiles=4)   # the paper's; catalog: an estimate
+
+def _gpu(gpu:str|None, table:dict) -> str:
+    "The throughput section for `gpu`, or for the GPU in use, or the first one."
+    if gpu is not None:
+        if gpu not in table: raise RebecaError(f"gpu={gpu!r}: no throughput measured for it in {THROUGHPUT}; have {list(table)}")
+        return gpu
+    import torch
+    name = torch.cuda.get_device_name(0).lower() if torch.cuda.is_available() else ""
+    return next((k for k in table if k in name), next(iter(table)))
+
+def _data_counts(p:Profile) -> dict:
+    "Users, images, the real pool and the catalog to caption, from the data if it is there, else the paper's."
+    from rebeca.data import prepare_ratings
+    from rebeca.stages import catalog_to_caption
+    if p.data.root is None or p.data.fake is not None or missing_inputs(p, stages=["data"]): return dict(_PAPER_COUNTS, source="the paper's counts")
+    d = p.data
+    r = prepare_ratings(p.data.root, min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
+                        like_threshold=d.like_threshold, duplicates=d.duplicates)
+    liked = r.df[r.df.like == 1]
+    real = liked[liked.split == "test"] if p.metrics.real_pool == "test-likes" else liked
+    return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(),
+                catalog=len(catalog_to_caption(r, p.topics.catalog_sample)), catalog_tiles=None, source=f"the data in {p.data.root}")
+
+# %% ../nbs/09b_reproduce.ipynb #28e38b5f
+def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one's own
+         quick:bool=False, smoke:bool=False, fast:bool=False, # the overlays, as for `reproduce`
+         gpu:str|None=None, # a section of throughput.yaml (default: the GPU in use, else the first)
+        ) -> pd.DataFrame:
+    "Per stage of `profile`: the work, and the hours it takes at the throughput measured on `gpu`."
+    from rebeca.prior import PRIOR_CONFIGS
+    from rebeca.stages import decode_plan
+    p = load_profile(profile, quick, overlays=_overlays(smoke, fast))
+    table = yaml.safe_load(THROUGHPUT.read_text())
+    T = table[_gpu(gpu, table)]
+    n = _data_counts(p)
+    U, s, d, cfg = n["users"], p.sampling, p.decoding, PRIOR_CONFIGS.get(p.prior.config, PRIOR_CONFIGS["paper"])
+    rows = [("embeddings", f"{n['images']:,} images", n["images"] / T["embed_images_per_s"])]
+    priors, epochs = 1 + p.prior.noue, p.prior.max_epochs or T["prior_epochs"]
+    rows.append(("prior", f"{priors} priors x {epochs} epochs x {U * cfg.samples_per_user:,} ratings",
+                 priors * epochs * U * cfg.samples_per_user / T["prior_train_samples_per_s"]))
+    sets, steps = 2 + p.prior.noue + len(s.sweep), s.steps or cfg.num_train_timesteps
+    rate = T["prior_sampling_steps_per_s"] if s.autocast is not False else T["prior_sampling_steps_per_s_fp32"]
+    rows.append(("sampling", f"{sets} sets x {U * s.n:,} embeddings x {steps:,} {s.scheduler} steps", sets * U * s.n * steps / rate))
+    dp = decode_plan(p, names=("REBECA", "NoUE") if p.prior.noue else ("REBECA",))
+    images = {k: U * (per_user or s.n) for k, (_, _, per_user, _) in dp.items()}
+    dsteps = d.steps or 100
+    rows.append(("decoding", f"{sum(images.values()):,} images ({len(dp)} sets) x {dsteps} {d.scheduler or 'default'} steps, {d.dtype or 'float16'}",
+                 sum(images.values()) * dsteps / T["sd_image_steps_per_s"][d.dtype or "float16"]))
+    main = images.get(f"REBECA-{d.prompts[0]}", U * s.n) if d.prompts else U * s.n
+    trip = main if p.verifier.round_trip else 0
+    rows.append(("verifier", f"{p.verifier.permutations} permutations x {sets} sets" + (f"; {trip:,} decoded images embedded again" if trip else ""),
+                 T["verifier_s"] + trip / T["embed_images_per_s"]))
+    feats = 2 * (sum(images.values()) + n["real"])
+    rows.append(("metrics", f"{feats:,} images through Inception and CLIP ({n['real']:,} real, once)", feats / T["features_images_per_s"]))
+    calls = n["catalog"] + main
+    workers = p.topics.max_workers if p.topics.captioner == "openai" else 1
+    cost = _estimated_cost(p, n, main)
+    rows.append(("topics", f"{calls:,} caption calls ({n['catalog']:,} catalog, {main:,} REBECA) with {p.topics.model}, {workers} in flight"
+                 + (f", about ${cost:,.0f}" if cost else ""), calls * T["caption_latency_s"] / workers + T["topic_models_s"]))
+    df = pd.DataFrame(rows, columns=["stage", "work", "seconds"]).set_index("stage")
+    df["hours"] = df.seconds / 3600
+    df.attrs = dict(gpu=T["gpu"], counts=n["source"], total_hours=df.hours.sum(), profile=p.profile, overlays=p.overlays)
+    return df
+
+def _estimated_cost(p:Profile, n:dict, generated:int) -> float|None:
+    "Dollars for the captions at list prices: catalog images as the data has them (or 4 tiles each), generated ones 512 x 512."
+    from rebeca.topics import CAPTION_PRICES
+    price = CAPTION_PRICES.get(p.topics.model)
+    if p.topics.captioner != "openai" or price is None: return None
+    per = lambda tiles: ((price["image_base"] + price["image_tile"] * tiles + 350) * price["input_per_m"] + 120 * price["output_per_m"]) / 1e6
+    return n["catalog"] * per(n["catalog_tiles"] or 4) + generated * per(1)
+
+def format_plan(df:pd.DataFrame) -> str:
+    "The plan as a table, with its total and where its numbers come from."
+    a = df.attrs
+    head = f"plan of profile {a['profile']!r}" + (f" + {', '.join(a['overlays'])}" if a["overlays"] else "") + f" on {a['gpu']} ({a['counts']}):"
+    body = df[["work", "hours"]].to_markdown(floatfmt=".2f")
+    return f"{head}\n{body}\ntotal: {a['total_hours']:.1f} hours (throughput from {THROUGHPUT.name}, measured by bench/)"

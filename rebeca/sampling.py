@@ -22,7 +22,7 @@ from .prior import RebecaPrior, NULL_RATING
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
-           'sweep', 'save_samples', 'load_samples']
+           'sweep', 'save_samples', 'load_samples', 'check_sample_scale']
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
@@ -154,3 +154,14 @@ def load_samples(path) -> tuple[np.ndarray, np.ndarray, dict]:
     with safe_open(str(path), "pt") as f: meta = f.metadata()
     t = load_file(path)
     return t["embeddings"].numpy(), t["users"].numpy(), json.loads(meta["rebeca"])
+
+# %% ../nbs/03_sampling.ipynb #597a1815
+def check_sample_scale(samples, catalog, name:str, factor:float=3.0) -> float:
+    "The ratio of the mean norm of `samples` to that of the `catalog` embeddings; an error naming set `name` if over `factor`."
+    s, c = (float(np.linalg.norm(np.asarray(a, dtype=np.float64), axis=1).mean()) for a in (samples, catalog))
+    ratio = s / max(c, 1e-12)
+    if not np.isfinite(ratio) or ratio > factor:
+        raise RebecaError(f"samples {name!r}: mean norm {s:.4g} is {ratio:.3g}x the catalog's ({c:.4g}), over the limit of {factor:g}x. "
+                          f"Likely causes: a prior whose embedding normalisation was lost, a sampler that does not clip x0 as "
+                          f"training did (prior.clip_sample), too few training epochs, or a guidance scale far too large")
+    return ratio

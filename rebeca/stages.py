@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import io
+from PIL import Image
+
 from .core import RebecaError, atomic_write
 from .data import Ratings, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
@@ -19,8 +22,8 @@ from .profile import load_profile, stages_of, STAGES
 # %% auto #0
 __all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
            'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'sampling_stage',
-           'profile_decoder', 'decoding_stage', 'run_verify', 'verifier_stage', 'topics_stage', 'metrics_stage',
-           'run_until', 'results']
+           'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption',
+           'topics_stage', 'metrics_stage', 'run_until', 'tables_1_2', 'guidance_points', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -97,9 +100,24 @@ def world_stage(c:dict):
         mark_stage(folder, key, dict(images=P.world.images, users=P.world.users))
     c["root"], c["world_key"] = folder, key
 
+_FAKE = dict(images=240, users=12, seed=0)
+
+def _fake_data(c:dict) -> tuple:
+    "Make the profile's fake FLICKR-AES folder (`data.fake`, for smoke runs) in `out/data`, or reuse it: (folder, key)."
+    from rebeca.testing import fake_flickr_aes
+    unknown = set(c["P"].data.fake) - set(_FAKE)
+    if unknown: raise RebecaError(f"data.fake: no key {sorted(unknown)}; it takes {list(_FAKE)}")
+    spec = _FAKE | c["P"].data.fake
+    folder, key = Path(c["out"])/"data", fingerprint(dict(fake=spec))
+    if not _fresh(folder, key):
+        fake_flickr_aes(folder, n_images=spec["images"], n_users=spec["users"], seed=spec["seed"])
+        mark_stage(folder, key, spec)
+    return folder, key
+
 def data_stage(c:dict):
     "Prepare the ratings (§4.1) and write their summary: `c['ratings']`."
     P, out = c["P"], Path(c["out"])
+    if "root" not in c and P.data.fake is not None: c["root"], c["world_key"] = _fake_data(c)
     if "root" not in c:
         if P.data.root is None: raise RebecaError("data.root is null and the profile draws no world: name a FLICKR-AES-format folder")
         c["root"], c["world_key"] = Path(P.data.root), fingerprint(dict(root=str(P.data.root)))
@@ -117,19 +135,25 @@ def ground_truth(c:dict):
     return c["truth"]
 
 # %% ../nbs/09a_stages.ipynb #145a3897
+def _workers(n:int|None) -> int:
+    "Image-loading processes: `n`, or (None) one per CPU core, at most 8."
+    import os
+    return n if n is not None else min(8, os.cpu_count() or 1)
+
 def embeddings_stage(c:dict, progress:bool=True):
     "The profile's embedder over every image: `c['store']`, `c['emb_key']`."
     from rebeca.embeddings import make_embedder, extract_embeddings
     P, out, root = c["P"], Path(c["out"]), Path(c["root"])
     e = P.embeddings
-    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=dataclasses.asdict(e)))
+    params = {k: v for k, v in dataclasses.asdict(e).items() if k != "num_workers"}     # workers change the speed, not the result
+    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=params, tiny=P.tiny))
     if not _fresh(folder, key):
         _started(folder, key)
         embedder = make_embedder(e.embedder, offers=dict(
             source=e.source, dtype=e.dtype, checkpoint=folder/"autoencoder", images=root, epochs=e.ae_epochs,
             decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
-            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, progress=progress))
-        extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=e.num_workers, progress=progress)
+            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, progress=progress, tiny=P.tiny or None))
+        extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=_workers(e.num_workers), progress=progress)
         mark_stage(folder, key)
     c["store"], c["emb_key"] = folder, key
 
@@ -143,7 +167,8 @@ def prior_stage(c:dict, progress:bool=True):
     data = prior_dataset(c["ratings"], ids, X)
     if P.prior.config not in PRIOR_CONFIGS: raise RebecaError(f"prior.config={P.prior.config!r}: expected one of {list(PRIOR_CONFIGS)}")
     config = PRIOR_CONFIGS[P.prior.config]
-    if P.prior.max_epochs: config = dataclasses.replace(config, max_epochs=P.prior.max_epochs)
+    switches = {k: getattr(P.prior, k) for k in ("max_epochs", "standardise", "clip_sample", "final_norm") if getattr(P.prior, k) is not None}
+    config = dataclasses.replace(config, **switches)                    # the profile's keys over the preset's
     prior_params = {k: v for k, v in dataclasses.asdict(P.prior).items() if v is not None}
     runs = {"REBECA": config} | ({"NoUE": dataclasses.replace(config, use_user=False)} if P.prior.noue else {})
     c["priors"] = {}
@@ -163,7 +188,8 @@ def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
     import torch
     from rebeca.core import default_device
-    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples
+    from rebeca.embeddings import load_embeddings
+    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, check_sample_scale
     s, out, priors = c["P"].sampling, Path(c["out"]), c["priors"]
     folder = out/"samples"
     key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=dataclasses.asdict(s)))
@@ -173,12 +199,13 @@ def sampling_stage(c:dict, progress:bool=True):
     files = {name: folder/f"{name}.safetensors" for name in plan}
     if not _fresh(folder, key):
         _started(folder, key)
-        loaded = {}
+        loaded, catalog = {}, load_embeddings(c["store"])[1]
         for name, (prior_name, w) in plan.items():
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
             X, users = sample_embeddings(prior, "all", n=s.n, guidance_scale=w, scheduler=s.scheduler,
-                                         num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed))
+                                         num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed), autocast=s.autocast)
+            check_sample_scale(X, catalog, name)                      # stop before anything is decoded from it
             save_samples(files[name], X, users, prior, guidance_scale=w, scheduler=s.scheduler, steps=s.steps, seed=s.seed)
         mark_stage(folder, key)
     c["samples"], c["samp_key"] = files, key
@@ -188,41 +215,71 @@ def profile_decoder(c:dict, progress:bool=True):
     "The profile's decoder, built by name with what the run has: the data folder, the store, a scene reader's folder."
     from rebeca.decoding import make_decoder
     from rebeca.embeddings import read_store_record
-    d, out = c["P"].decoding, Path(c["out"])
+    P, out = c["P"], Path(c["out"])
+    d, embedder = P.decoding, read_store_record(c["store"])["embedder"]
     return make_decoder(d.decoder, offers=dict(
-        checkpoint=read_store_record(c["store"])["embedder"].get("checkpoint"), reader=out/"decoded"/"scene_reader",
-        world=c["root"], store=c["store"], steps=d.steps, guidance_scale=d.guidance_scale,
-        ip_adapter_scale=d.ip_adapter_scale, progress=progress))
+        checkpoint=embedder.get("checkpoint"), reader=out/"decoded"/"scene_reader", world=c["root"], store=c["store"],
+        embedder=embedder, steps=d.steps, guidance_scale=d.guidance_scale, ip_adapter_scale=d.ip_adapter_scale,
+        scheduler=d.scheduler, dtype=d.dtype, tiny=P.tiny or None, progress=progress))
+
+def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
+    "What the decoding stage decodes: folder -> (samples set, prompt, images per user or None for all, prompt only?)."
+    d, s = P.decoding, P.sampling
+    if not d.prompts: return {n: (n, None, None, False) for n in names}
+    first, n = d.prompts[0], min(d.n or s.n, s.n)
+    plan = {f"{m}-{p}": (m, p, s.n if (m, p) == ("REBECA", first) else n, False)    # REBECA-T0 in full: topics and round trip
+            for m in ("REBECA", "NoUE") if m in names for p in d.prompts}
+    plan |= {f"SD-{p}": ("REBECA", p, n, True) for p in d.prompts}             # Table 1's baselines: the prompt alone
+    plan |= {f"REBECA_w{w:g}-{first}": (f"REBECA_w{w:g}", first, min(d.sweep_n, s.n), False) for w in s.sweep}   # Figure 4
+    return plan
+
+def _first_per_user(users, k:int) -> np.ndarray:
+    "Rows of the first `k` samples of each user."
+    index = np.zeros(len(users), dtype=np.int64)
+    for u in np.unique(users): index[users == u] = np.arange((users == u).sum())
+    return np.flatnonzero(index < k)
 
 def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
-    "Decode the samples of `names` (with each prompt preset): `c['decoded']`, name -> image folder, and `c['dec_key']`."
+    "Decode the sets of `decode_plan`: `c['decoded']`, folder name -> image folder, and `c['dec_key']`."
+    import matplotlib.pyplot as plt
     from rebeca.decoding import decode_samples, plot_liked_vs_generated
-    d, out, samples = c["P"].decoding, Path(c["out"]), c["samples"]
+    from rebeca.sampling import load_samples
+    P, out, samples = c["P"], Path(c["out"]), c["samples"]
+    d = P.decoding
     folder = out/"decoded"
-    key = fingerprint(dict(samples=c["samp_key"], decoding=dataclasses.asdict(d), names=list(names)))
-    prompts = d.prompts or [None]
-    todo = {(n if p is None else f"{n}-{p}"): (n, p) for n in names if n in samples for p in prompts}
-    c["decoded"], c["dec_key"] = {k: folder/k for k in todo}, key
+    plan = {k: v for k, v in decode_plan(P, names).items() if v[0] in samples}
+    key = fingerprint(dict(samples=c["samp_key"], decoding=dataclasses.asdict(d), plan=plan, tiny=P.tiny))
+    c["decoded"], c["dec_key"] = {k: folder/k for k in plan}, key
     if not _fresh(folder, key):
         _started(folder, key)
         decoder = profile_decoder(c, progress)
-        for k, (n, p) in todo.items():
-            decode_samples(samples[n], decoder, c["decoded"][k], prompt=p, batch_size=d.batch_size, progress=progress)
+        for k, (name, prompt, per_user, prompt_only) in plan.items():
+            source = samples[name]
+            if per_user is not None or prompt_only:
+                X, users, meta = load_samples(source)
+                rows = _first_per_user(users, per_user) if per_user is not None else np.arange(len(users))
+                X, users = (np.zeros_like(X[rows]) if prompt_only else X[rows]), users[rows]
+                source = (X, users, meta | {"workers": list(np.asarray(meta["workers"], dtype=object)[rows])})
+            decode_samples(source, decoder.prompt_only() if prompt_only else decoder, c["decoded"][k], prompt=prompt,
+                           batch_size=d.batch_size, progress=progress)
         mark_stage(folder, key)
-    if ground_truth(c) is not None and "REBECA" in c["decoded"]:          # Figure 1 (a second), from this run's images
-        save_figure(plot_liked_vs_generated(c["ratings"], c["decoded"]["REBECA"], users=list(range(4)), describe=ground_truth(c).describe),
-                    out, "figure1_liked_vs_generated")
+    main = next((k for k in ("REBECA", f"REBECA-{d.prompts[0]}" if d.prompts else None) if k in c["decoded"]), None)
+    if main is not None:                                                   # Figure 1, from this run's images
+        truth = ground_truth(c)
+        fig = plot_liked_vs_generated(c["ratings"], c["decoded"][main], users=list(range(min(4, c["ratings"].n_users))),
+                                      describe=truth.describe if truth is not None else None)
+        save_figure(fig, out, "figure1_liked_vs_generated"); plt.close(fig)
 
 # %% ../nbs/09a_stages.ipynb #34f05173
 def run_verify(ratings:Ratings, store, samples:dict, out, decoder=None, truth=None, n_permutations:int=1000,
-               latent_dim:int=80, seed:int=0, progress:bool=True) -> dict:
-    "`verify` (with a round trip through `decoder` if given), then the ground truth's own evaluation; writes `out/verify.json`."
+               latent_dim:int=80, seed:int=0, progress:bool=True, round_trip=None) -> dict:
+    "`verify` (with a round trip through `decoder`, or `round_trip`, if given), then the ground truth's evaluation; writes `out/verify.json`."
     from rebeca.checkpoint import load_model
     from rebeca.decoding import RoundTrip
     from rebeca.embeddings import store_embedder
     from rebeca.verifier import Verifier, verify, load_sample_sets
     out = Path(out)
-    rt = RoundTrip(decoder, store_embedder(store)) if decoder is not None else None
+    rt = round_trip if round_trip is not None else RoundTrip(decoder, store_embedder(store)) if decoder is not None else None
     result = verify(ratings, store, samples, out, n_permutations=n_permutations, seed=seed,
                     verifier_kwargs=dict(latent_dim=latent_dim), round_trip=rt, progress=progress)
     if truth is not None:
@@ -239,20 +296,40 @@ def verifier_stage(c:dict, progress:bool=True):
     v = P.verifier
     folder = out/"verify"
     key = fingerprint(dict(samples=c["samp_key"], verifier=dataclasses.asdict(v), data=dataclasses.asdict(P.data),
-                           decoding=dataclasses.asdict(P.decoding)))
+                           decoding=dataclasses.asdict(P.decoding), decoded=c.get("dec_key") if P.decoding.prompts else None))
     if not _fresh(folder, key):
         _started(folder, key)
-        decoder = profile_decoder(c, progress) if v.round_trip else None
+        decoder = trip = None
+        if v.round_trip and P.decoding.prompts:                 # the decoded images exist: embed them again, do not decode twice
+            from rebeca.decoding import FolderRoundTrip
+            from rebeca.embeddings import store_embedder
+            from rebeca.sampling import load_samples
+            first = P.decoding.prompts[0]
+            full = {n: c["decoded"][f"{n}-{first}"] for n in c["samples"] if f"{n}-{first}" in c["decoded"]
+                    and len(pd.read_csv(c["decoded"][f"{n}-{first}"]/"metadata.csv")) == len(load_samples(c["samples"][n])[1])}
+            trip = FolderRoundTrip(full, store_embedder(c["store"]))
+        elif v.round_trip: decoder = profile_decoder(c, progress)
         run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=ground_truth(c),
-                   n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress)
+                   n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress, round_trip=trip)
         mark_stage(folder, key)
     c["verify"], c["ver_key"] = json.loads((folder/"verify.json").read_text()), key
 
 # %% ../nbs/09a_stages.ipynb #4d6124c2
+def catalog_to_caption(ratings:Ratings, sample:int|None=5000, seed:int=0) -> list:
+    "The catalog images topic precision needs: every image the users liked, and `sample` more of the rated images (all if None)."
+    df = ratings.df
+    liked = set(df[df.like == 1].image)
+    rest = sorted(set(df.image) - liked)
+    if sample is not None and sample < len(rest): rest = list(np.random.default_rng(seed).choice(rest, sample, replace=False))
+    return sorted(liked | set(rest))
+
+def _caption_counts(table:pd.DataFrame) -> dict:
+    return {s: int((table.status == s).sum()) for s in ("ok", "failed", "error")}
+
 def topics_stage(c:dict, progress:bool=True):
     "Captions, topic models and topic precision: `c['topics']` (topics.json) and `c['top_key']`."
     from rebeca.data import IMAGE_DIR
-    from rebeca.topics import (TopicModel, make_captioner, caption_images, assign_topics, precision_table, liked_sets,
+    from rebeca.topics import (TopicModel, make_captioner, caption_images, caption_cost, assign_topics, precision_table, liked_sets,
                                summarise_precision, paired_difference, plot_topic_precision, KINDS)
     P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], ground_truth(c)
     t = P.topics
@@ -262,11 +339,22 @@ def topics_stage(c:dict, progress:bool=True):
     if _fresh(folder, key): c["topics"] = json.loads((folder/"topics.json").read_text()); return
     _started(folder, key)
     cache, root = folder/"cache", Path(c["root"])
-    captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, probe=out/"verify"/"probe"))
+    captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, max_workers=t.max_workers,
+                                                        probe=out/"verify"/"probe"))
+    # what is captioned: the catalog's likes and a background sample (unless the data has captions), and REBECA's images
+    first = P.decoding.prompts[0] if P.decoding.prompts else None
+    generated = {name: f for name, f in c["decoded"].items() if first is None} or {"REBECA": c["decoded"][f"REBECA-{first}"]}
+    catalog_paths = [] if t.catalog_captions else [root/IMAGE_DIR/i for i in catalog_to_caption(ratings, t.catalog_sample)]
+    metas = {name: pd.read_csv(Path(f)/"metadata.csv") for name, f in generated.items()}
+    todo = catalog_paths + [Path(generated[n])/f for n, meta in metas.items() for f in meta.file]
+    cost = caption_cost(todo, t.model) if t.captioner == "openai" else None
+    print(f"topics: {len(todo)} images to caption with {t.captioner}" + (f" ({t.model}), about ${cost:.2f} at list prices" if cost else "")
+          + "; images captioned by an earlier run are read from the cache", flush=True)
+    counts = {}
     if t.catalog_captions: catalog = pd.read_csv(root/t.catalog_captions)
     else:
-        images = sorted(ratings.df.image.unique())
-        catalog = caption_images(captioner, [root/IMAGE_DIR/i for i in images], cache_dir=cache, progress=progress)
+        catalog = caption_images(captioner, catalog_paths, cache_dir=cache, retry_failed=True, progress=progress)
+        counts["catalog"] = _caption_counts(catalog)
         catalog = catalog[catalog.status == "ok"]
     per_kind = lambda v, kind: v.get(kind) if isinstance(v, dict) else v     # one value for both kinds, or {content: .., style: ..}
     models = {kind: TopicModel.fit(catalog[kind], embedding_model=t.embedding_model, min_topic_size=per_kind(t.min_topic_size, kind),
@@ -281,14 +369,14 @@ def topics_stage(c:dict, progress:bool=True):
     rng = np.random.default_rng(0)
     n = P.sampling.n
     methods = {}
-    for name, folder_ in c["decoded"].items():
-        meta = pd.read_csv(Path(folder_)/"metadata.csv")
-        caps = caption_images(captioner, [Path(folder_)/f for f in meta.file], cache_dir=cache, progress=progress)
+    for name, meta in metas.items():
+        caps = caption_images(captioner, [Path(generated[name])/f for f in meta.file], cache_dir=cache, retry_failed=True, progress=progress)
+        counts[name] = _caption_counts(caps)
         caps = caps.assign(file=[Path(p).name for p in caps.path]).merge(meta[["file", "worker"]], on="file").assign(user=lambda d: d.worker)
         methods[name] = assign_topics(models, caps[caps.status == "ok"], cache_dir=cache)
     methods["random catalog"] = catalog.iloc[rng.integers(0, len(catalog), n * ratings.n_users)].assign(user=np.repeat(ratings.workers, n))
     methods["held-out likes"] = df[(df.split == "test") & (df.like == 1)]
-    result = {"n_topics": {k: m.n_topics for k, m in models.items()}, "min_lift": t.min_lift}
+    result = {"n_topics": {k: m.n_topics for k, m in models.items()}, "min_lift": t.min_lift, "captions": counts}
     for rule, background in (("paper", None), ("lift", catalog)):
         table = precision_table(methods, liked, background=background, min_lift=t.min_lift)
         agreement = truth.topics(table, methods, liked_sets(liked, background, t.min_lift)) if truth is not None else None
@@ -299,7 +387,10 @@ def topics_stage(c:dict, progress:bool=True):
         if "REBECA" in methods: result[f"{rule}_paired"] = paired_difference(table, "REBECA").to_dict("records")
         if agreement is not None: result[f"{rule}_truth_agreement"] = agreement.to_dict("records")
     atomic_write(folder/"topics.json", json.dumps(result, indent=1, default=float))
-    mark_stage(folder, key)
+    failed = {k: v["failed"] + v["error"] for k, v in counts.items() if v["failed"] + v["error"]}
+    if failed:                                # the results stand on the captions that came back; a rerun asks again for the rest
+        print(f"topics: captions failed for {failed} images, left out of topic precision; run again to retry them", flush=True)
+    else: mark_stage(folder, key)
     c["topics"] = result
 
 # %% ../nbs/09a_stages.ipynb #8d5581a1
@@ -337,20 +428,32 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
                                   CMMD_per_user=per_user(cmmd_of(R)[pick], users), images=len(pick))
     return rows
 
+def _first_images(folder, k:int) -> np.ndarray:
+    "Rows, in the folder's sorted image order, of the first `k` images of each user of a `decode_samples` folder."
+    from rebeca.embeddings import list_images
+    sample = pd.read_csv(Path(folder)/"metadata.csv").set_index("file")["sample"]
+    return np.flatnonzero([sample[name] < k for name in list_images(folder)[1]])
+
 def _liked_folder(c:dict) -> Path:
-    "A folder of links to the liked images of the kept users (the real pool of FID and CMMD on images)."
+    "The real pool of FID and CMMD on images: links to the liked images (`metrics.real_pool`), or copies resized to `metrics.real_size`."
     from rebeca.data import IMAGE_DIR
+    m, df = c["P"].metrics, c["ratings"].df
+    if m.real_pool not in ("likes", "test-likes"): raise RebecaError(f"metrics.real_pool={m.real_pool!r}: expected 'likes' or 'test-likes'")
+    liked = df[(df.like == 1) & ((df.split == "test") if m.real_pool == "test-likes" else True)]
     src = Path(c["root"])/IMAGE_DIR
-    folder = Path(c["out"])/"metrics"/"liked"; folder.mkdir(parents=True, exist_ok=True)
-    for name in c["ratings"].df[c["ratings"].df.like == 1].image.unique():
-        link = folder/name
-        if not link.exists() and (src/name).exists(): link.symlink_to((src/name).resolve())
+    folder = Path(c["out"])/"metrics"/(f"real-{m.real_pool}" + (f"-{m.real_size}px" if m.real_size else "")); folder.mkdir(parents=True, exist_ok=True)
+    for name in liked.image.unique():
+        target = folder/(Path(name).stem + ".png" if m.real_size else name)
+        if target.exists() or not (src/name).exists(): continue
+        if not m.real_size: target.symlink_to((src/name).resolve()); continue
+        buf = io.BytesIO(); Image.open(src/name).convert("RGB").resize((m.real_size, m.real_size), Image.BICUBIC).save(buf, format="PNG")
+        atomic_write(target, buf.getvalue())
     return folder
 
 # %% ../nbs/09a_stages.ipynb #58275202
 def metrics_stage(c:dict, names=None):
     "FID and CMMD of each samples set (or decoded folder) against the liked images: `c['metrics']` (a table), `c['met_key']`."
-    from rebeca.metrics import make_fid_features, make_cmmd_features, fid_folders, cmmd_folders
+    from rebeca.metrics import make_fid_features, make_cmmd_features, folder_features, frechet_distance, cmmd
     P, out = c["P"], Path(c["out"])
     m, folder = P.metrics, out/"metrics"
     if m.real not in ("images", "decoded"): raise RebecaError(f"metrics.real={m.real!r}: expected 'images' or 'decoded'")
@@ -359,16 +462,22 @@ def metrics_stage(c:dict, names=None):
     c["met_key"] = key
     if _fresh(folder, key): c["metrics"] = pd.read_csv(folder/"metrics.csv", index_col=0); return
     _started(folder, key)
-    offers = dict(store=c["store"])
+    offers = dict(store=c["store"], tiny=P.tiny or None)
     features = {m.fid: make_fid_features(m.fid, offers=offers)}
     if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
     if m.real == "decoded": rows = _decoded_metrics(c, names, features)
-    else:
-        real_dir = _liked_folder(c)
-        rows = {name: dict(FID=fid_folders(real_dir, f, features[m.fid]), CMMD=cmmd_folders(real_dir, f, features[m.cmmd_features]),
-                           images=len(list(Path(f).glob("*.png")))) for name, f in c["decoded"].items()}
+    else:                                                   # the real pool's features once, then each decoded folder's
+        real = {k: folder_features(_liked_folder(c), f, batch_size=32) for k, f in features.items()}
+        cap = (P.decoding.n or P.sampling.n) if P.decoding.prompts else None     # every row of Tables 1-2 from as many images
+        rows = {}
+        for name, f in c["decoded"].items():
+            G = {k: folder_features(f, fx, batch_size=32) for k, fx in features.items()}
+            if cap is not None and not name.startswith("REBECA_w"): G = {k: g[_first_images(f, cap)] for k, g in G.items()}
+            rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
+                              images=len(G[m.fid]), real_images=len(real[m.fid]))
     table = pd.DataFrame(rows).T
     atomic_write(folder/"metrics.csv", table.to_csv())
+    for name, df in tables_1_2(P, table).items(): save_table(df, out, name)       # Tables 1-2 need nothing after this stage
     mark_stage(folder, key)
     c["metrics"] = table
 
@@ -388,17 +497,37 @@ def run_until(stage:str, profile, out, progress:bool=True) -> dict:
     return c
 
 # %% ../nbs/09a_stages.ipynb #f318d1ce
+def tables_1_2(P, m:pd.DataFrame) -> dict:
+    "Tables 1 and 2 from the metrics table `m` of profile `P`."
+    cols = [x for x in ("FID", "CMMD", "CMMD_per_user") if x in m.columns]
+    prompts = P.decoding.prompts
+    if prompts and P.metrics.real == "images":             # the paper's: REBECA against SD1.5 prompted alone; REBECA and NoUE per prompt
+        rows1 = {"REBECA": f"REBECA-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
+        rows2 = {f"{n}-{p}": f"{n}-{p}" for n in ("REBECA", "NoUE") for p in prompts}
+        pick = lambda rows: m.loc[[v for v in rows.values() if v in m.index], cols].rename(index={v: k for k, v in rows.items()})
+        return {"table1": pick(rows1), "table2": pick(rows2)}
+    base = [n for n in ("REBECA", "uncond", "NoUE", "random catalog") if n in m.index]
+    sweep = [n for n in m.index if n.startswith("REBECA_w")]
+    return {"table1": m.loc[base + [n for n in m.index if n.startswith("REBECA-T")], cols],
+            "table2": m.loc[[n for n in m.index if n in ("REBECA", "NoUE") or n.startswith("REBECA-T")] + sweep, cols]}
+
+def guidance_points(P, v:dict, m:pd.DataFrame) -> pd.DataFrame:
+    "Figure 4's points: per guidance scale w of the sweep, the verifier score and the CMMD of its (decoded) samples."
+    first = P.decoding.prompts[0] if P.decoding.prompts else None
+    rows = []
+    for w in sorted(float(w) for w in P.sampling.sweep):
+        name = f"REBECA_w{w:g}"
+        metric = name if name in m.index else f"{name}-{first}"
+        if name in v["permutation_tests"] and metric in m.index:
+            rows.append(dict(w=w, verifier_score=v["permutation_tests"][name]["score"], CMMD=m.loc[metric, "CMMD"]))
+    return pd.DataFrame(rows, columns=["w", "verifier_score", "CMMD"]).set_index("w")
+
 def results(c:dict) -> dict:
-    "Write the paper's tables and figures for a finished chain `c` (from `run_until('metrics', ...)`); returns the tables."
+    "Write the paper's tables and figures for a finished chain `c` (from `run_until('topics', ...)`); returns the tables."
     import matplotlib.pyplot as plt
     from rebeca.verifier import PermutationTest, plot_permutation_test
-    out, v, m = c["out"], c["verify"], c["metrics"]
-    tables = {}
-    base = [n for n in ("REBECA", "uncond", "NoUE", "random catalog") if n in m.index]
-    cols = [c for c in ("FID", "CMMD", "CMMD_per_user") if c in m.columns]
-    tables["table1"] = m.loc[base + [n for n in m.index if n.startswith("REBECA-T")], cols]
-    sweep = [n for n in m.index if n.startswith("REBECA_w")]
-    tables["table2"] = m.loc[[n for n in m.index if n in ("REBECA", "NoUE") or n.startswith("REBECA-T")] + sweep, cols]
+    P, out, v, m = c["P"], c["out"], c["verify"], c["metrics"]
+    tables = tables_1_2(P, m)
     pt = pd.DataFrame(v["permutation_tests"]).T
     tables["permutation_tests"] = pt[["score", "null_mean", "null_sd", "effect_sd", "p_value", "permutations"]]
     tables["verifier_quality"] = pd.DataFrame([v["verifier"]["test"]], index=["held-out ratings"])
@@ -408,6 +537,8 @@ def results(c:dict) -> dict:
             tables[f"topic_precision_{rule}"] = pd.DataFrame(c["topics"][rule]).set_index("method")
             if f"{rule}_paired" in c["topics"]:       # REBECA minus each other method, per user (06_topics)
                 tables[f"topic_precision_{rule}_paired"] = pd.DataFrame(c["topics"][f"{rule}_paired"]).set_index(["baseline", "kind"])
+    points = guidance_points(P, v, m)
+    if len(points): tables["figure4_guidance"] = points
     for name, df in tables.items(): save_table(df, out, name)
     # Figure 3: the permutation test of REBECA's samples
     r = v["permutation_tests"]["REBECA"]
@@ -416,16 +547,16 @@ def results(c:dict) -> dict:
     plot_permutation_test(PermutationTest(r["score"], null, r["p_value"], r["effect_sd"]), ax=ax)
     save_figure(fig, out, "figure3_permutation_test"); plt.close(fig)
     # Figure 4: verifier score and CMMD against the guidance scale
-    ws = sorted((float(n[len("REBECA_w"):]), n) for n in sweep)
-    if ws:
+    if len(points):
+        ws = list(points.index)
         fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-        axes[0].plot([w for w, _ in ws], [v["permutation_tests"][n]["score"] for _, n in ws], "o-")
+        axes[0].plot(ws, points.verifier_score, "o-")
         axes[0].set_xlabel("guidance scale w"); axes[0].set_ylabel("verifier score")
-        axes[1].plot([w for w, _ in ws], [m.loc[n, "CMMD"] for _, n in ws], "o-", color="C1")
+        axes[1].plot(ws, points.CMMD, "o-", color="C1")
         axes[1].set_xlabel("guidance scale w"); axes[1].set_ylabel("CMMD")
         if "ground_truth" in tables:
             gt = tables["ground_truth"]
-            ax2 = axes[0].twinx(); ax2.plot([w for w, _ in ws], [gt.loc[n, "mean_true_like"] for _, n in ws], "s--", color="C2")
+            ax2 = axes[0].twinx(); ax2.plot(ws, [gt.loc[f"REBECA_w{w:g}", "mean_true_like"] for w in ws], "s--", color="C2")
             ax2.set_ylabel("true like rate (world)", color="C2")
         fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
     c["tables"] = tables

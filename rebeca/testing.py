@@ -17,7 +17,8 @@ from .data import Ratings, split_per_user
 
 # %% auto #0
 __all__ = ['toy_problem', 'image_folder', 'tiny_openclip_config', 'tiny_sd_pipeline', 'random_ip_adapter',
-           'tiny_ip_adapter_pipeline', 'toy_decoder']
+           'tiny_ip_adapter_pipeline', 'toy_decoder', 'fake_flickr_aes', 'describe_pixels', 'CaptionServer',
+           'local_captioner', 'tiny_clip_vision_config', 'TinyFeatureNet']
 
 # %% ../nbs/00c_testing.ipynb #130ca588
 def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
@@ -105,3 +106,113 @@ def toy_decoder(embed_dim:int=8, embedder:str="toy", size:int=16, seed:int=0):
     decoder = ToyDecoder()
     decoder.embedder, decoder.embed_dim = embedder, embed_dim
     return decoder
+
+# %% ../nbs/00c_testing.ipynb #d538da6d
+_HUES = ((220, 40, 40), (240, 150, 30), (230, 220, 40), (50, 180, 60), (40, 120, 230), (150, 60, 200))
+
+def fake_flickr_aes(folder, n_images:int=240, n_users:int=12, rated:float=0.7, size:int=64, seed:int=0) -> Path:
+    "Write a FLICKR-AES-format folder to `folder`: `n_images` JPEGs in `40K/`, `n_users` raters who each score `rated` of them."
+    from rebeca.data import RATINGS_CSV, IMAGE_SCORES_TXT, IMAGE_DIR
+    rng = np.random.default_rng(seed)
+    folder = Path(folder); (folder/IMAGE_DIR).mkdir(parents=True, exist_ok=True)
+    hue, light = rng.integers(0, len(_HUES), n_images), rng.integers(0, 2, n_images)
+    names = [f"farm{rng.integers(1, 10)}_{rng.integers(100, 9999)}_{rng.integers(10**9, 10**10)}_{rng.bytes(5).hex()}.jpg" for _ in range(n_images)]
+    for name, h, l in zip(names, hue, light):
+        pixels = np.full((size, size, 3), 225 if l else 35, np.uint8)
+        x0, y0 = rng.integers(0, size // 3, 2); x1, y1 = rng.integers(2 * size // 3, size, 2)
+        pixels[y0:y1, x0:x1] = _HUES[h]
+        pixels = (pixels + rng.normal(0, 6, pixels.shape)).clip(0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder/IMAGE_DIR/name, quality=90)
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+    workers = ["A" + "".join(rng.choice(alphabet, 13)) for _ in range(n_users)]
+    rows = []
+    for w in workers:
+        loves, prefers = rng.choice(len(_HUES), 2, replace=False), rng.integers(0, 2)
+        for i in np.sort(rng.choice(n_images, int(rated * n_images), replace=False)):
+            score = 1.5 + 2.2 * (hue[i] in loves) + 1.0 * (light[i] == prefers) + rng.normal(0, 0.6)
+            rows.append((w, names[i], int(np.clip(np.rint(score), 1, 5))))
+    df = pd.DataFrame(rows, columns=["worker", "imagePair", "score"])
+    text = "worker, imagePair, score\n" + "".join(f"{w}, {i}, {s}\n" for w, i, s in rows)
+    (folder/RATINGS_CSV).write_text(text)
+    means = df.groupby("imagePair").score.mean()
+    (folder/IMAGE_SCORES_TXT).write_text("".join(f"{i} {m:.4f}\n" for i, m in means.items()))
+    return folder
+
+# %% ../nbs/00c_testing.ipynb #e49c28cd
+import base64, io, json, http.server, threading
+
+_NAMES = ("red", "orange", "yellow", "green", "blue", "purple")
+
+def describe_pixels(image:Image.Image) -> dict:
+    "A content and a style caption of `image` from its pixels: its most saturated colour, and its ground's lightness."
+    x = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.float64)
+    flat = x.reshape(-1, 3)
+    sat = flat.max(1) - flat.min(1)
+    main = flat[sat >= np.quantile(sat, 0.75)].mean(0)
+    hue = int(np.argmin([np.abs(np.array(h) - main).sum() for h in _HUES]))
+    ground = "light" if x[:4].mean() > 128 else "dark"
+    return {"content": f"A {_NAMES[hue]} shape on a {ground} background.",
+            "style": f"Flat {_NAMES[hue]} colour, {'bright and airy' if ground == 'light' else 'dim and moody'} lighting."}
+
+class CaptionServer(http.server.ThreadingHTTPServer):
+    "A local OpenAI-compatible chat-completions server that captions images from their pixels (`describe_pixels`)."
+    daemon_threads = True
+    def __init__(self, fail_every:int=0):
+        super().__init__(("127.0.0.1", 0), _CaptionHandler)
+        self.fail_every, self.requests, self.lock = fail_every, 0, threading.Lock()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+    @property
+    def url(self) -> str: return f"http://127.0.0.1:{self.server_address[1]}/v1"
+    def close(self): self.shutdown(); self.server_close()
+
+class _CaptionHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def _send(self, code:int, body:dict):
+        data = json.dumps(body).encode()
+        self.send_response(code); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock: self.server.requests += 1; n = self.server.requests
+        if self.server.fail_every and n % self.server.fail_every == 0:
+            return self._send(500, {"error": {"message": "scripted failure", "type": "server_error"}})
+        url = next(p["image_url"]["url"] for p in body["messages"][0]["content"] if p["type"] == "image_url")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        message = {"role": "assistant", "content": json.dumps(describe_pixels(image))}
+        self._send(200, {"id": "local", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+
+_SERVER = {}
+
+def local_captioner(model:str="gpt-4o-mini", max_workers:int=4, max_retries:int=3):
+    "An `OpenAICaptioner` talking to this process's `CaptionServer` (started on first use): captions offline, through HTTP."
+    from rebeca.topics import OpenAICaptioner
+    if "server" not in _SERVER: _SERVER["server"] = CaptionServer()
+    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", max_workers=max_workers,
+                           max_retries=max_retries, backoff=0.01)
+
+# %% ../nbs/00c_testing.ipynb #c3eccf88
+def tiny_clip_vision_config():
+    "A tiny `CLIPVisionConfig` (32-px images, 16-d projections)."
+    from transformers import CLIPVisionConfig
+    return CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=2, image_size=32,
+                            patch_size=8, projection_dim=16)
+
+def _tiny_cnn(dim:int):
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                               torch.nn.GELU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, dim))
+
+# %% ../nbs/00c_testing.ipynb #4802826b
+from .embeddings import Embedder
+
+class TinyFeatureNet(Embedder):
+    "A small random CNN in Inception's place for FID: images resized to `size` pixels, `dim` features each."
+    def __init__(self, name:str="inception-2015-12-05", dim:int=32, size:int=48, seed:int=0, device:str="cpu"):
+        from torchvision.transforms import ToTensor
+        torch.manual_seed(seed)
+        self.name, self.dim, self.size, self.device = name, dim, size, device
+        self.model, self._to_tensor = _tiny_cnn(dim).eval().to(device), ToTensor()
+    def preprocess(self, image): return self._to_tensor(image.convert("RGB").resize((self.size, self.size), Image.BICUBIC))
+    def forward(self, pixels): return self.model(pixels)
+    def describe(self): return super().describe() | {"source": "random:tiny"}

@@ -20,11 +20,12 @@ from .core import RebecaError, Registry, atomic_write
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTIONERS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
-           'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'OpenAICaptioner', 'make_captioner',
-           'load_sentence_model', 'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel',
-           'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics', 'liked_sets', 'precision_table',
-           'summarise_precision', 'paired_difference', 'plot_topic_precision']
+__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON',
+           'TOPICS_JSON', 'KINDS', 'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles',
+           'caption_cost', 'OpenAICaptioner', 'make_captioner', 'load_sentence_model', 'embed_captions',
+           'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision',
+           'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision', 'paired_difference',
+           'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -135,6 +136,24 @@ def image_data_url(image:bytes) -> str:
     if mime is None: raise RebecaError(f"image_data_url: {fmt} images are not accepted by chat APIs; convert to PNG or JPEG")
     return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
+# %% ../nbs/06_topics.ipynb #ae075735
+CAPTION_PRICES = {"gpt-4o-mini": dict(input_per_m=0.15, output_per_m=0.60, image_base=2833, image_tile=5667)}
+
+def image_tiles(width:int, height:int) -> int:
+    "512-pixel tiles of a `width` x `height` image as a high-detail vision input counts them."
+    scale = min(1.0, 2048 / max(width, height)); w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h)); w, h = w * scale, h * scale
+    return int(np.ceil(w / 512) * np.ceil(h / 512))
+
+def caption_cost(paths, model:str="gpt-4o-mini", prompt_tokens:int=350, reply_tokens:int=120) -> float|None:
+    "US dollars to caption the image files `paths` with `model` at list prices (None for a model without a price here)."
+    price = CAPTION_PRICES.get(model)
+    if price is None: return None
+    tokens = 0
+    for p in paths:
+        with Image.open(p) as im: tokens += price["image_base"] + price["image_tile"] * image_tiles(*im.size) + prompt_tokens
+    return (tokens * price["input_per_m"] + len(paths) * reply_tokens * price["output_per_m"]) / 1e6
+
 # %% ../nbs/06_topics.ipynb #f34f7726
 _KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
 
@@ -198,6 +217,7 @@ class OpenAICaptioner(Captioner):
 CAPTIONERS = Registry("captioner")
 CAPTIONERS.register("openai", OpenAICaptioner)
 CAPTIONERS.register("shapes", "rebeca.shapes.truth:shapes_captioner")
+CAPTIONERS.register("local-test-server", "rebeca.testing:local_captioner")    # smoke runs: the real client, a local server
 
 def make_captioner(name:str, *, offers:dict|None=None, **options) -> Captioner:
     "The captioner registered as `name`, built with `options` (and those of `offers` it takes)."
