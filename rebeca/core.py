@@ -49,7 +49,7 @@ def process_state():
     from accelerate import PartialState
     return PartialState(cpu=not torch.cuda.is_available())
 
-# %% ../nbs/00_core.ipynb #10d99b89
+# %% ../nbs/00_core.ipynb #6551496a
 def torch_dtype(name:str|None, # 'float16', 'bfloat16' or 'float32'; None: float16 on a GPU, float32 elsewhere
                 device:str) -> "torch.dtype":
     "The torch dtype for models on `device`; half precision asked for on a CPU, which cannot run it, becomes float32."
@@ -58,7 +58,7 @@ def torch_dtype(name:str|None, # 'float16', 'bfloat16' or 'float32'; None: float
     on_gpu = str(device).startswith("cuda")
     return getattr(torch, name) if name and (on_gpu or name == "float32") else (torch.float16 if on_gpu else torch.float32)
 
-# %% ../nbs/00_core.ipynb #38d0490d
+# %% ../nbs/00_core.ipynb #840ea1e6
 def download_error(model:str, # what failed to load: a hub id, e.g. 'stable-diffusion-v1-5/stable-diffusion-v1-5'
                    error:Exception, # what the library raised
                    files:str="", # which files of it are needed, if not all

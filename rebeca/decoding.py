@@ -221,7 +221,7 @@ class RoundTrip:
         images = self.decode(X, key)
         return np.concatenate([self.embedder.embed(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)])
 
-# %% ../nbs/04_decoding.ipynb #11bca3a4
+# %% ../nbs/04_decoding.ipynb #33f68e51
 class FolderRoundTrip:
     "Embeddings of the already decoded images of each set (`folders`: name -> a `decode_samples` folder), by `embedder`."
     def __init__(self, folders:dict, embedder, batch_size:int=64):

@@ -104,6 +104,8 @@ class VerifierSection:
     permutations: int = 1000        # B, the permutations of Algorithm 1
     round_trip: bool = False        # also test the samples decoded and embedded again (the store's embedder)
     probe_epochs: int = 12          # ground truth: epochs of the probe that reads decoded images
+    standardise: bool = True        # standardise the verifier's inputs (ours); False: raw embeddings (the authors')
+    optimizer: str = "adamw"        # 'adamw' (ours, lr 0.01, full batch) or 'adam' (the authors')
 
 @dataclass
 class TopicsSection:

@@ -136,7 +136,7 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
         print(f"[{i}/{len(names)}] {name}: {timings[name]:.1f} s", flush=True)
     return timings
 
-# %% ../nbs/09b_reproduce.ipynb #9a6de620
+# %% ../nbs/09b_reproduce.ipynb #a40d3d34
 THROUGHPUT = PROFILES_DIR/"throughput.yaml"
 _PAPER_COUNTS = dict(users=94, images=40988, real=933, catalog=25000, catalog_tiles=4)   # the paper's; catalog: an estimate
 
@@ -153,7 +153,7 @@ def _data_counts(p:Profile) -> dict:
     "Users, images, the real pool and the catalog to caption, from the data if it is there, else the paper's."
     from rebeca.data import prepare_ratings
     from rebeca.stages import catalog_to_caption
-    if p.data.root is None or p.data.fake is not None or missing_inputs(p, stages=["data"]): return dict(_PAPER_COUNTS, source="the paper's counts")
+    if p.data.root is None or p.data.fake is not None or missing_inputs(p, stages=["data"]): return dict(_PAPER_COUNTS, source="the paper's counts; the catalog to caption is a guess until the data is there")
     d = p.data
     r = prepare_ratings(p.data.root, min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
                         like_threshold=d.like_threshold, duplicates=d.duplicates)
@@ -162,7 +162,7 @@ def _data_counts(p:Profile) -> dict:
     return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(),
                 catalog=len(catalog_to_caption(r, p.topics.catalog_sample)), catalog_tiles=None, source=f"the data in {p.data.root}")
 
-# %% ../nbs/09b_reproduce.ipynb #28e38b5f
+# %% ../nbs/09b_reproduce.ipynb #3b6fab18
 def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one's own
          quick:bool=False, smoke:bool=False, fast:bool=False, # the overlays, as for `reproduce`
          gpu:str|None=None, # a section of throughput.yaml (default: the GPU in use, else the first)

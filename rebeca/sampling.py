@@ -155,7 +155,7 @@ def load_samples(path) -> tuple[np.ndarray, np.ndarray, dict]:
     t = load_file(path)
     return t["embeddings"].numpy(), t["users"].numpy(), json.loads(meta["rebeca"])
 
-# %% ../nbs/03_sampling.ipynb #597a1815
+# %% ../nbs/03_sampling.ipynb #86a8f8ad
 def check_sample_scale(samples, catalog, name:str, factor:float=3.0) -> float:
     "The ratio of the mean norm of `samples` to that of the `catalog` embeddings; an error naming set `name` if over `factor`."
     s, c = (float(np.linalg.norm(np.asarray(a, dtype=np.float64), axis=1).mean()) for a in (samples, catalog))

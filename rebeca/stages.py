@@ -272,7 +272,7 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
 
 # %% ../nbs/09a_stages.ipynb #34f05173
 def run_verify(ratings:Ratings, store, samples:dict, out, decoder=None, truth=None, n_permutations:int=1000,
-               latent_dim:int=80, seed:int=0, progress:bool=True, round_trip=None) -> dict:
+               latent_dim:int=80, seed:int=0, progress:bool=True, round_trip=None, verifier_kwargs:dict|None=None) -> dict:
     "`verify` (with a round trip through `decoder`, or `round_trip`, if given), then the ground truth's evaluation; writes `out/verify.json`."
     from rebeca.checkpoint import load_model
     from rebeca.decoding import RoundTrip
@@ -281,7 +281,7 @@ def run_verify(ratings:Ratings, store, samples:dict, out, decoder=None, truth=No
     out = Path(out)
     rt = round_trip if round_trip is not None else RoundTrip(decoder, store_embedder(store)) if decoder is not None else None
     result = verify(ratings, store, samples, out, n_permutations=n_permutations, seed=seed,
-                    verifier_kwargs=dict(latent_dim=latent_dim), round_trip=rt, progress=progress)
+                    verifier_kwargs=dict(latent_dim=latent_dim) | (verifier_kwargs or {}), round_trip=rt, progress=progress)
     if truth is not None:
         verifier = load_model(Verifier, out/"verifier"/"model").eval()
         result["ground_truth"] = truth.verify(ratings, store, verifier, load_sample_sets(ratings, samples), out, decoder=decoder,
@@ -310,7 +310,8 @@ def verifier_stage(c:dict, progress:bool=True):
             trip = FolderRoundTrip(full, store_embedder(c["store"]))
         elif v.round_trip: decoder = profile_decoder(c, progress)
         run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=ground_truth(c),
-                   n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress, round_trip=trip)
+                   n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress, round_trip=trip,
+                   verifier_kwargs=dict(standardise=v.standardise, optimizer=v.optimizer))
         mark_stage(folder, key)
     c["verify"], c["ver_key"] = json.loads((folder/"verify.json").read_text()), key
 

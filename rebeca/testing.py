@@ -107,7 +107,7 @@ def toy_decoder(embed_dim:int=8, embedder:str="toy", size:int=16, seed:int=0):
     decoder.embedder, decoder.embed_dim = embedder, embed_dim
     return decoder
 
-# %% ../nbs/00c_testing.ipynb #d538da6d
+# %% ../nbs/00c_testing.ipynb #d4297dd5
 _HUES = ((220, 40, 40), (240, 150, 30), (230, 220, 40), (50, 180, 60), (40, 120, 230), (150, 60, 200))
 
 def fake_flickr_aes(folder, n_images:int=240, n_users:int=12, rated:float=0.7, size:int=64, seed:int=0) -> Path:
@@ -138,7 +138,7 @@ def fake_flickr_aes(folder, n_images:int=240, n_users:int=12, rated:float=0.7, s
     (folder/IMAGE_SCORES_TXT).write_text("".join(f"{i} {m:.4f}\n" for i, m in means.items()))
     return folder
 
-# %% ../nbs/00c_testing.ipynb #e49c28cd
+# %% ../nbs/00c_testing.ipynb #3fe3b0df
 import base64, io, json, http.server, threading
 
 _NAMES = ("red", "orange", "yellow", "green", "blue", "purple")
@@ -192,7 +192,7 @@ def local_captioner(model:str="gpt-4o-mini", max_workers:int=4, max_retries:int=
     return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", max_workers=max_workers,
                            max_retries=max_retries, backoff=0.01)
 
-# %% ../nbs/00c_testing.ipynb #c3eccf88
+# %% ../nbs/00c_testing.ipynb #925de205
 def tiny_clip_vision_config():
     "A tiny `CLIPVisionConfig` (32-px images, 16-d projections)."
     from transformers import CLIPVisionConfig
@@ -203,7 +203,7 @@ def _tiny_cnn(dim:int):
     return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 16, 3, stride=2, padding=1),
                                torch.nn.GELU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, dim))
 
-# %% ../nbs/00c_testing.ipynb #4802826b
+# %% ../nbs/00c_testing.ipynb #30c92a26
 from .embeddings import Embedder
 
 class TinyFeatureNet(Embedder):

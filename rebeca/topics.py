@@ -136,7 +136,7 @@ def image_data_url(image:bytes) -> str:
     if mime is None: raise RebecaError(f"image_data_url: {fmt} images are not accepted by chat APIs; convert to PNG or JPEG")
     return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
-# %% ../nbs/06_topics.ipynb #ae075735
+# %% ../nbs/06_topics.ipynb #e1160982
 CAPTION_PRICES = {"gpt-4o-mini": dict(input_per_m=0.15, output_per_m=0.60, image_base=2833, image_tile=5667)}
 
 def image_tiles(width:int, height:int) -> int:

@@ -105,13 +105,16 @@ def _verifier_rows(ratings:Ratings, ids:list):
 
 def train_verifier(ratings:Ratings, ids:list, embeddings, out=None, latent_dim:int=80, user_bias:bool=True,
                    item_linear:bool=True, lr:float=0.01, weight_decay:float=0.0, max_steps:int=2000, patience:int=50,
-                   min_delta:float=1e-4, val_fraction:float=0.1, seed:int=0, device:str="cpu", progress:bool=True) -> tuple[Verifier, dict]:
+                   min_delta:float=1e-4, val_fraction:float=0.1, seed:int=0, device:str="cpu", progress:bool=True,
+                   standardise:bool=True, optimizer:str="adamw") -> tuple[Verifier, dict]:
     "Train the verifier on the train+val ratings; report held-out quality on the test split. Saved to `out/` if given."
     X = np.asarray(embeddings, dtype=np.float32)
     if X.ndim != 2 or len(X) != len(ids): raise RebecaError(f"embeddings of shape {X.shape} do not match {len(ids)} ids")
     if not np.isfinite(X).all(): raise RebecaError(f"embeddings row {int(np.flatnonzero(~np.isfinite(X).all(1))[0])} is not finite")
+    if optimizer not in ("adam", "adamw"): raise RebecaError(f"optimizer={optimizer!r}: expected 'adam' or 'adamw'")
     settings = dict(latent_dim=latent_dim, user_bias=user_bias, item_linear=item_linear, lr=lr, weight_decay=weight_decay,
                     max_steps=max_steps, patience=patience, min_delta=min_delta, val_fraction=val_fraction, seed=seed)
+    if (standardise, optimizer) != (True, "adamw"): settings |= dict(standardise=standardise, optimizer=optimizer)   # older runs' keys stay valid
     if out is not None and (Path(out)/"verifier.json").is_file():
         meta = json.loads((Path(out)/"verifier.json").read_text())
         if meta.get("settings") == settings and meta.get("n_ratings") == len(ratings.df):
@@ -125,8 +128,9 @@ def train_verifier(ratings:Ratings, ids:list, embeddings, out=None, latent_dim:i
     torch.manual_seed(seed)
     model = Verifier(ratings.n_users, X.shape[1], latent_dim, user_bias, item_linear)
     images = np.unique(row[train])
-    model.embed_mean.copy_(torch.from_numpy(X[images].mean(0)))
-    model.embed_std.copy_(torch.from_numpy(X[images].std(0)).clamp_min(1e-6))
+    if standardise:                                                     # else the raw embeddings, as the authors fed them
+        model.embed_mean.copy_(torch.from_numpy(X[images].mean(0)))
+        model.embed_std.copy_(torch.from_numpy(X[images].std(0)).clamp_min(1e-6))
     model = model.to(device)
     Xt = torch.from_numpy(X).to(device)
     t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt, device=device)
@@ -136,7 +140,7 @@ def train_verifier(ratings:Ratings, ids:list, embeddings, out=None, latent_dim:i
         w = 1.0 / np.bincount(u, minlength=ratings.n_users).clip(1)[u]
         return t(w / w.mean(), torch.float32)
     w_tr, w_va = inverse_frequency(user[train]), inverse_frequency(user[val])
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = (torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam)(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def logits(u, r):
         z, item = model.item_terms(Xt)                                  # every image once
