@@ -51,7 +51,7 @@ def process_state():
 
 # %% ../nbs/00_core.ipynb #6551496a
 def torch_dtype(name:str|None, # 'float16', 'bfloat16' or 'float32'; None: float16 on a GPU, float32 elsewhere
-                device:str) -> "torch.dtype":
+                device:str):
     "The torch dtype for models on `device`; half precision asked for on a CPU, which cannot run it, becomes float32."
     import torch
     if name not in (None, "float16", "bfloat16", "float32"): raise RebecaError(f"dtype={name!r}: expected 'float16', 'bfloat16' or 'float32'")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from .core import RebecaError, Registry, atomic_write, default_device, process_state, download_error, torch_dtype
@@ -254,7 +254,8 @@ def plot_liked_vs_generated(ratings:Ratings, decoded, users, n:int=8, seed:int=0
         liked = ratings.raw[(ratings.raw.worker == worker) & (ratings.raw.like == 1)].image.to_numpy()
         top = [Image.open(images/i).convert("RGB") for i in rng.choice(liked, min(n, len(liked)), replace=False)]
         bottom = [Image.open(decoded/f).convert("RGB") for f in rows.file.to_numpy()[:n]]
-        ax.imshow(image_grid(top + bottom, ncols=n)); ax.axis("off")
+        side = min(bottom[0].width, 256)                                  # photos of any shape: centre squares of one size
+        ax.imshow(image_grid([ImageOps.fit(im, (side, side)) for im in top + bottom], ncols=n)); ax.axis("off")
         title = f"user {user}: liked (top), REBECA (bottom)" + (f"; likes {describe(worker)}" if describe is not None else "")
         ax.set_title(title, fontsize=8)
     fig.tight_layout()
