@@ -317,7 +317,7 @@ def verify_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CS
 def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smoke:bool=False, fast:bool=False, notebooks:list[str]=None,
                       tests:bool=False, quiet:bool=False,
                       plan:bool=False, # print each stage's work and planned hours on the GPU in use, and run nothing
-                      gpu:str=None, # with --plan: a GPU of rebeca/profiles/throughput.yaml instead of the one in use
+                      gpu:str=None, # with --plan: a GPU of rebeca/throughput.yaml instead of the one in use
                      ):
     "Regenerate every table and figure of the paper for a profile (runs the notebooks)."
     from rebeca.reproduce import reproduce, plan as make_plan, format_plan

@@ -14,7 +14,7 @@ import yaml
 
 import rebeca
 from .core import RebecaError, atomic_write
-from .profile import Profile, PIPELINE, PROFILES_DIR, load_profile, missing_inputs, notebooks_of
+from .profile import Profile, PIPELINE, load_profile, missing_inputs, notebooks_of
 
 # %% auto #0
 __all__ = ['THROUGHPUT', 'reproduce', 'plan', 'format_plan']
@@ -137,7 +137,7 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
     return timings
 
 # %% ../nbs/09b_reproduce.ipynb #a40d3d34
-THROUGHPUT = PROFILES_DIR/"throughput.yaml"
+THROUGHPUT = Path(rebeca.__file__).parent/"throughput.yaml"
 _PAPER_COUNTS = dict(users=94, images=40988, real=933, catalog=25000, catalog_tiles=4)   # the paper's; catalog: an estimate
 
 def _gpu(gpu:str|None, table:dict) -> str:
