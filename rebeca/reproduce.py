@@ -146,8 +146,10 @@ def _gpu(gpu:str|None, table:dict) -> str:
         if gpu not in table: raise RebecaError(f"gpu={gpu!r}: no throughput measured for it in {THROUGHPUT}; have {list(table)}")
         return gpu
     import torch
-    name = torch.cuda.get_device_name(0).lower() if torch.cuda.is_available() else ""
-    return next((k for k in table if k in name), next(iter(table)))
+    name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    found = next((k for k in table if k in name.lower()), None)
+    if found is None and name: print(f"plan: no throughput measured on a {name}; planning for {table[next(iter(table))]['gpu']} instead")
+    return found or next(iter(table))
 
 def _data_counts(p:Profile) -> dict:
     "Users, images, the real pool and the catalog to caption, from the data if it is there, else the paper's."
