@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses, re, time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -159,10 +160,15 @@ def _data_counts(p:Profile) -> dict:
     d = p.data
     r = prepare_ratings(p.data.root, min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
                         like_threshold=d.like_threshold, duplicates=d.duplicates)
+    from PIL import Image
+    from rebeca.data import IMAGE_DIR
+    from rebeca.topics import image_tiles
     liked = r.df[r.df.like == 1]
     real = liked[liked.split == "test"] if p.metrics.real_pool == "test-likes" else liked
-    return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(),
-                catalog=len(catalog_to_caption(r, p.topics.catalog_sample)), catalog_tiles=None, source=f"the data in {p.data.root}")
+    catalog = catalog_to_caption(r, p.topics.catalog_sample)
+    sizes = [Image.open(Path(p.data.root)/IMAGE_DIR/i).size for i in catalog[::max(1, len(catalog) // 500)]]   # headers only
+    return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(), catalog=len(catalog),
+                catalog_tiles=float(np.mean([image_tiles(*s) for s in sizes])), source=f"the data in {p.data.root}")
 
 # %% ../nbs/09b_reproduce.ipynb #3b6fab18
 def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one's own
@@ -207,11 +213,9 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
 
 def _estimated_cost(p:Profile, n:dict, generated:int) -> float|None:
     "Dollars for the captions at list prices: catalog images as the data has them (or 4 tiles each), generated ones 512 x 512."
-    from rebeca.topics import CAPTION_PRICES
-    price = CAPTION_PRICES.get(p.topics.model)
-    if p.topics.captioner != "openai" or price is None: return None
-    per = lambda tiles: ((price["image_base"] + price["image_tile"] * tiles + 350) * price["input_per_m"] + 120 * price["output_per_m"]) / 1e6
-    return n["catalog"] * per(n["catalog_tiles"] or 4) + generated * per(1)
+    from rebeca.topics import caption_price
+    if p.topics.captioner != "openai" or caption_price(1, p.topics.model) is None: return None
+    return n["catalog"] * caption_price(n["catalog_tiles"] or 4, p.topics.model) + generated * caption_price(1, p.topics.model)
 
 def format_plan(df:pd.DataFrame) -> str:
     "The plan as a table, with its total and where its numbers come from."

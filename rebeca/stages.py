@@ -344,7 +344,7 @@ def topics_stage(c:dict, progress:bool=True):
                                                         probe=out/"verify"/"probe"))
     # what is captioned: the catalog's likes and a background sample (unless the data has captions), and REBECA's images
     first = P.decoding.prompts[0] if P.decoding.prompts else None
-    generated = {name: f for name, f in c["decoded"].items() if first is None} or {"REBECA": c["decoded"][f"REBECA-{first}"]}
+    generated = dict(c["decoded"]) if first is None else {"REBECA": c["decoded"][f"REBECA-{first}"]}
     catalog_paths = [] if t.catalog_captions else [root/IMAGE_DIR/i for i in catalog_to_caption(ratings, t.catalog_sample)]
     metas = {name: pd.read_csv(Path(f)/"metadata.csv") for name, f in generated.items()}
     todo = catalog_paths + [Path(generated[n])/f for n, meta in metas.items() for f in meta.file]

@@ -22,10 +22,10 @@ _log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON',
            'TOPICS_JSON', 'KINDS', 'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles',
-           'caption_cost', 'OpenAICaptioner', 'make_captioner', 'load_sentence_model', 'embed_captions',
-           'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision',
-           'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision', 'paired_difference',
-           'plot_topic_precision']
+           'caption_price', 'caption_cost', 'OpenAICaptioner', 'make_captioner', 'load_sentence_model',
+           'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits',
+           'topic_precision', 'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision',
+           'paired_difference', 'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -145,14 +145,20 @@ def image_tiles(width:int, height:int) -> int:
     scale = min(1.0, 768 / min(w, h)); w, h = w * scale, h * scale
     return int(np.ceil(w / 512) * np.ceil(h / 512))
 
-def caption_cost(paths, model:str="gpt-4o-mini", prompt_tokens:int=350, reply_tokens:int=120) -> float|None:
-    "US dollars to caption the image files `paths` with `model` at list prices (None for a model without a price here)."
+def caption_price(tiles:int, model:str="gpt-4o-mini", prompt_tokens:int=350, reply_tokens:int=120) -> float|None:
+    "US dollars to caption one image of `tiles` tiles with `model` at list prices (None for a model without a price here)."
     price = CAPTION_PRICES.get(model)
     if price is None: return None
-    tokens = 0
+    tokens = price["image_base"] + price["image_tile"] * tiles + prompt_tokens
+    return (tokens * price["input_per_m"] + reply_tokens * price["output_per_m"]) / 1e6
+
+def caption_cost(paths, model:str="gpt-4o-mini") -> float|None:
+    "US dollars to caption the image files `paths` with `model` at list prices (None for a model without a price here)."
+    if model not in CAPTION_PRICES: return None
+    tiles = []
     for p in paths:
-        with Image.open(p) as im: tokens += price["image_base"] + price["image_tile"] * image_tiles(*im.size) + prompt_tokens
-    return (tokens * price["input_per_m"] + len(paths) * reply_tokens * price["output_per_m"]) / 1e6
+        with Image.open(p) as im: tiles.append(image_tiles(*im.size))
+    return sum(caption_price(t, model) for t in tiles)
 
 # %% ../nbs/06_topics.ipynb #f34f7726
 _KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
