@@ -18,7 +18,7 @@ from .core import RebecaError
 # %% auto #0
 __all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'find_ratings_csv', 'read_ratings_csv',
            'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'prepare_ratings',
-           'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images']
+           'ratings_table', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images']
 
 # %% ../nbs/00_data.ipynb #2727ac38
 RATINGS_CSV = " FLICKR-AES_image_labeled_by_each_worker.csv"  # the distributed name, leading space included
@@ -48,8 +48,8 @@ def _parse_score(text, where):
     return value
 
 # %% ../nbs/00_data.ipynb #0a6f1742
-def _resolve_duplicates(df, path, duplicates):
-    "Apply the `duplicates` policy ('error', 'first' or 'last') to repeated (worker, image) pairs."
+def _resolve_duplicates(df, path, duplicates, unit:str="lines"):
+    "Apply the `duplicates` policy ('error', 'first' or 'last') to repeated (worker, image) pairs; `df.line` says where each is."
     if duplicates not in ("error", "first", "last"):
         raise RebecaError(f"duplicates={duplicates!r}: expected 'error', 'first' or 'last'")
     dup = df.duplicated(["worker", "image"], keep=False)
@@ -57,7 +57,7 @@ def _resolve_duplicates(df, path, duplicates):
     if duplicates == "error":
         first = df[dup].iloc[0]
         same = df[dup & (df.worker == first.worker) & (df.image == first.image)]
-        raise RebecaError(f"{path}: lines {', '.join(map(str, same.line))} all rate image {first.image!r} by worker "
+        raise RebecaError(f"{path}: {unit} {', '.join(map(str, same.line))} all rate image {first.image!r} by worker "
                           f"{first.worker!r} (scores {', '.join(map(str, same.score))}); {int(dup.sum())} rows are "
                           f"such duplicates. Pass duplicates='first' or 'last' to keep one rating per pair.")
     kept = df[~df.duplicated(["worker", "image"], keep=duplicates)]
@@ -161,13 +161,51 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
                     seed:int=42, # seed of the per-user split
                     like_threshold:int=4, # a score at or above this is a like
                     duplicates:str="error", # repeated (worker, image) ratings: an 'error', or keep the 'first' or the 'last'
+                    columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': ..} columns (`ratings_table`)
                    ) -> Ratings:
-    "Load, binarise, filter users with `min_likes` likes, re-index and split a FLICKR-AES-format folder (§4.1)."
-    raw = binarise(load_flickr_aes(root, duplicates=duplicates), like_threshold)
+    "Load, binarise, filter users with `min_likes` likes, re-index and split a FLICKR-AES-format folder, or any ratings table (§4.1)."
+    if columns is not None or isinstance(root, pd.DataFrame):
+        table = ratings_table(root, **(columns or {}), duplicates=duplicates)
+        if table.attrs.get("boolean"): like_threshold = 1                # a boolean column is the like itself
+    else: table = load_flickr_aes(root, duplicates=duplicates)
+    raw = binarise(table, like_threshold)
     kept, workers = filter_users(raw, min_likes)
     df = split_per_user(kept, n_val, n_test, seed)
     params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold)
     return Ratings(df, workers, raw, raw.attrs.get("source", str(root)), params)
+
+# %% ../nbs/00_data.ipynb #530126ba
+def ratings_table(data, # a DataFrame, or a CSV or Parquet file
+                  user:str="user", # the column of user ids
+                  item:str="item", # the column of item ids
+                  rating:str="rating", # the column of ratings: numbers on any scale, or booleans (the like itself)
+                  duplicates:str="error", # repeated (user, item) ratings: an 'error', or keep the 'first' or the 'last'
+                 ) -> pd.DataFrame:
+    "Validated ratings (`worker`, `image`, `score`) from any table with named user, item and rating columns."
+    if isinstance(data, pd.DataFrame): df, where = data, "the ratings table"
+    else:
+        path, where = Path(data), str(data)
+        if not path.is_file(): raise RebecaError(f"{path}: file not found")
+        readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+        if path.suffix.lower() not in readers: raise RebecaError(f"{path}: expected a .csv or .parquet file")
+        df = readers[path.suffix.lower()](path)
+    missing = [f"{role}={name!r}" for role, name in (("user", user), ("item", item), ("rating", rating)) if name not in df.columns]
+    if missing: raise RebecaError(f"{where}: no column {', '.join(missing)}; its columns are {list(map(str, df.columns))}")
+    if len(df) == 0: raise RebecaError(f"{where}: no ratings")
+    for role, name in (("user", user), ("item", item)):
+        empty = df[name].isna() | (df[name].astype(str).str.strip() == "")
+        if empty.any(): raise RebecaError(f"{where}, row {int(np.flatnonzero(empty)[0])}: empty {role} id in column {name!r}")
+    boolean = pd.api.types.is_bool_dtype(df[rating])
+    score = df[rating].astype(np.int8) if boolean else pd.to_numeric(df[rating], errors="coerce")
+    bad = score.isna() | ~np.isfinite(score.astype(float))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RebecaError(f"{where}, row {i}: rating {df[rating].iloc[i]!r} in column {rating!r} is not a number ({int(bad.sum())} such rows)")
+    out = pd.DataFrame(dict(worker=df[user].astype(str).str.strip().to_numpy(), image=df[item].astype(str).str.strip().to_numpy(),
+                            score=score.to_numpy(), line=np.arange(len(df))))
+    out = _resolve_duplicates(out, where, duplicates, unit="rows").drop(columns="line").reset_index(drop=True)
+    out.attrs.update(source=where, boolean=boolean)
+    return out
 
 # %% ../nbs/00_data.ipynb #69dec120
 class BalancedUserSampler:
