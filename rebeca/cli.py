@@ -164,17 +164,23 @@ def world_command(out:Path, # the folder to write (created; an interrupted write
     print(f"shapes world in {out}: {len(w.factors)} images, {w.n_users} users, {len(w.ratings)} ratings (seed {world['seed']})")
 
 @command(SPLIT)
-def data_command(root:Path, # a FLICKR-AES-format folder, or its ratings CSV
+def data_command(root:Path, # a FLICKR-AES-format folder or its ratings CSV; or any ratings table (.csv, .parquet) with --user/--item/--rating
+                 user:str=None, # a table of one's own: its column of user ids
+                 item:str=None, # its column of item ids
+                 rating:str=None, # its column of ratings (numbers on any scale, or booleans: the like itself)
                  plot:Path=None, # also save the likes-per-user plot to this PNG
                  split:dict=None):
-    "Prepare FLICKR-AES-format ratings (paper §4.1) and print their summary."
+    "Prepare ratings (paper §4.1), FLICKR-AES's or any table's, and print their summary."
     from rebeca.data import prepare_ratings, summarise, missing_images, plot_likes_per_user, IMAGE_DIR
-    ratings = prepare_ratings(root, **split)
+    columns = {k: v for k, v in dict(user=user, item=item, rating=rating).items() if v is not None} or None
+    ratings = prepare_ratings(root, **split, columns=columns)
     print(ratings)
     print(summarise(ratings).to_string())
-    missing, n_images = missing_images(ratings), ratings.df.image.nunique()
-    print(f"images in {IMAGE_DIR}/: {n_images - len(missing)} of {n_images} rated images found"
-          + (f" (first missing: {missing[0]})" if missing else ""))
+    if columns is None:                                  # FLICKR-AES's layout: its images are beside the ratings
+        missing, n_images = missing_images(ratings), ratings.df.image.nunique()
+        print(f"images in {IMAGE_DIR}/: {n_images - len(missing)} of {n_images} rated images found"
+              + (f" (first missing: {missing[0]})" if missing else ""))
+    else: print(f"{ratings.df.image.nunique()} items rated by the {ratings.n_users} kept users")
     if plot:
         plot_likes_per_user(ratings).savefig(plot, dpi=120, bbox_inches="tight")
         print(f"likes per user plotted to {plot}")

@@ -159,7 +159,7 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
                     n_val:int=10, # validation ratings held out per user
                     n_test:int=10, # test ratings held out per user
                     seed:int=42, # seed of the per-user split
-                    like_threshold:int=4, # a score at or above this is a like
+                    like_threshold:float=4, # a score at or above this is a like
                     duplicates:str="error", # repeated (worker, image) ratings: an 'error', or keep the 'first' or the 'last'
                     columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': ..} columns (`ratings_table`)
                    ) -> Ratings:
