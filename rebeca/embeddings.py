@@ -24,8 +24,8 @@ log = logging.getLogger("rebeca")
 __all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'EMBEDDERS',
            'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'list_images', 'read_image', 'Embedder', 'vit_h14_config',
            'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config', 'openclip_to_transformers',
-           'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings', 'store_embedder',
-           'extract_embeddings']
+           'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings', 'read_matrix',
+           'save_embeddings', 'store_embedder', 'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -211,6 +211,57 @@ def load_embeddings(store) -> tuple[list, np.ndarray, dict]:
     if matrix.shape != (len(ids), record["embedder"]["dim"]):
         raise RebecaError(f"{store}: matrix of shape {matrix.shape} does not match {len(ids)} ids x dim {record['embedder']['dim']}")
     return ids, matrix, record
+
+# %% ../nbs/01_embeddings.ipynb #2d70f659
+def read_matrix(path) -> tuple[list|None, np.ndarray]:
+    "(ids or None, matrix) from a `.npy` file, a `.safetensors` file (tensor `embeddings`), or a `.parquet` file (an `id` column, then one column per dimension)."
+    path = Path(path)
+    if not path.is_file(): raise RebecaError(f"{path}: file not found")
+    kind = path.suffix.lower()
+    if kind == ".npy": return None, np.load(path, allow_pickle=False)
+    if kind == ".safetensors":
+        tensors = load_file(path)
+        if "embeddings" not in tensors: raise RebecaError(f"{path}: no tensor 'embeddings' (it has {sorted(tensors)})")
+        return None, tensors["embeddings"].float().numpy()
+    if kind in (".parquet", ".pq"):
+        import pandas as pd
+        df = pd.read_parquet(path)
+        if "id" not in df.columns: raise RebecaError(f"{path}: no column 'id' (its columns are {list(map(str, df.columns))[:8]})")
+        return df["id"].astype(str).tolist(), df.drop(columns="id").to_numpy()
+    raise RebecaError(f"{path}: expected a .npy, .safetensors or .parquet file")
+
+def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or the ids a Parquet file holds)
+                    matrix, # (n, dim) numbers: an array, a tensor, a DataFrame, or a file `read_matrix` reads
+                    out, # the store's folder
+                    name:str="custom", # the embedder's name, recorded in the store
+                    source:str="", # where the embeddings came from, for the record
+                   ) -> Path:
+    "Write a complete embedding store to `out` from item `ids` and their embeddings."
+    if isinstance(matrix, (str, Path)): file_ids, matrix = read_matrix(matrix); ids = ids if ids is not None else file_ids
+    if hasattr(matrix, "index") and hasattr(matrix, "to_numpy"): ids, matrix = (ids if ids is not None else list(matrix.index)), matrix.to_numpy()
+    if isinstance(matrix, torch.Tensor): matrix = matrix.detach().cpu().numpy()
+    X = np.asarray(matrix)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number): raise RebecaError(f"embeddings: expected a 2-D numeric matrix, got shape {X.shape} of {X.dtype}")
+    if ids is None: raise RebecaError("embeddings: no item ids (pass ids=, or a DataFrame indexed by id)")
+    ids = [str(i).strip() for i in ids]
+    if len(ids) != len(X): raise RebecaError(f"embeddings: {len(ids)} ids for {len(X)} rows")
+    empty = [k for k, i in enumerate(ids) if not i]
+    if empty: raise RebecaError(f"embeddings, row {empty[0]}: empty item id")
+    seen = {}
+    for k, i in enumerate(ids):
+        if i in seen: raise RebecaError(f"embeddings, rows {seen[i]} and {k}: item id {i!r} twice")
+        seen[i] = k
+    bad = ~np.isfinite(X).all(1)
+    if bad.any(): raise RebecaError(f"embeddings, row {int(np.flatnonzero(bad)[0])} (item {ids[int(np.flatnonzero(bad)[0])]!r}): NaN or infinite values ({int(bad.sum())} such rows)")
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    save_tensors({"embeddings": torch.from_numpy(X)}, out/STORE_MATRIX)
+    atomic_write(out/STORE_INDEX, json.dumps(ids))
+    record = dict(format="rebeca-embedding-store", version=1, embedder=dict(name=name, dim=int(X.shape[1]), source=source),
+                  n_images=len(ids), n_embedded=len(ids), skipped=[], complete=True,
+                  inputs_hash=hashlib.sha256(X.tobytes() + "\n".join(ids).encode()).hexdigest())
+    atomic_write(out/STORE_JSON, json.dumps(record, indent=1))
+    return out
 
 # %% ../nbs/01_embeddings.ipynb #362d81c9
 def _check_embedder(store, embedder):
