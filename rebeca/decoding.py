@@ -20,8 +20,8 @@ from .data import IMAGE_DIR, Ratings
 from .sampling import load_samples
 
 # %% auto #0
-__all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'decode_samples', 'SD15IPAdapterDecoder', 'sd15_ip_adapter',
-           'make_decoder', 'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
+__all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'sample_index', 'decode_samples', 'SD15IPAdapterDecoder',
+           'sd15_ip_adapter', 'make_decoder', 'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
 
 # %% ../nbs/04_decoding.ipynb #d66f6766
 class Decoder:
@@ -63,6 +63,13 @@ def image_grid(images, ncols:int=8, pad:int=2, background=(255, 255, 255)) -> Im
     return grid
 
 # %% ../nbs/04_decoding.ipynb #39528c62
+def sample_index(users) -> np.ndarray:
+    "Each row's index among the rows of its user (0, 1, ... per user, in row order)."
+    users = np.asarray(users)
+    index = np.zeros(len(users), dtype=np.int64)
+    for u in np.unique(users): index[users == u] = np.arange((users == u).sum())
+    return index
+
 def decode_samples(samples, # a samples file (`rebeca sample`), or `(embeddings, users, meta)`
                    decoder:Decoder, # the decoder
                    out, # the image folder
@@ -74,8 +81,7 @@ def decode_samples(samples, # a samples file (`rebeca sample`), or `(embeddings,
     X, users, meta = load_samples(samples) if not isinstance(samples, tuple) else samples
     decoder.check_embeddings(X, meta.get("embedder"))
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    index = np.zeros(len(users), dtype=np.int64)                      # sample index within its user
-    for u in np.unique(users): index[users == u] = np.arange((users == u).sum())
+    index = sample_index(users)
     files = [f"u{u:04d}_s{k:04d}.png" for u, k in zip(users, index)]
     todo = [i for i, f in enumerate(files) if not (out/f).is_file()]
     state = process_state()

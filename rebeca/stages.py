@@ -233,16 +233,10 @@ def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
     plan |= {f"REBECA_w{w:g}-{first}": (f"REBECA_w{w:g}", first, min(d.sweep_n, s.n), False) for w in s.sweep}   # Figure 4
     return plan
 
-def _first_per_user(users, k:int) -> np.ndarray:
-    "Rows of the first `k` samples of each user."
-    index = np.zeros(len(users), dtype=np.int64)
-    for u in np.unique(users): index[users == u] = np.arange((users == u).sum())
-    return np.flatnonzero(index < k)
-
 def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
     "Decode the sets of `decode_plan`: `c['decoded']`, folder name -> image folder, and `c['dec_key']`."
     import matplotlib.pyplot as plt
-    from rebeca.decoding import decode_samples, plot_liked_vs_generated
+    from rebeca.decoding import decode_samples, plot_liked_vs_generated, sample_index
     from rebeca.sampling import load_samples
     P, out, samples = c["P"], Path(c["out"]), c["samples"]
     d = P.decoding
@@ -257,7 +251,7 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
             source = samples[name]
             if per_user is not None or prompt_only:
                 X, users, meta = load_samples(source)
-                rows = _first_per_user(users, per_user) if per_user is not None else np.arange(len(users))
+                rows = np.flatnonzero(sample_index(users) < per_user) if per_user is not None else np.arange(len(users))
                 X, users = (np.zeros_like(X[rows]) if prompt_only else X[rows]), users[rows]
                 source = (X, users, meta | {"workers": list(np.asarray(meta["workers"], dtype=object)[rows])})
             decode_samples(source, decoder.prompt_only() if prompt_only else decoder, c["decoded"][k], prompt=prompt,
