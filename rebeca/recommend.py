@@ -53,14 +53,17 @@ class HeldOut:
     relevant: list         # per evaluated user: catalog rows of its likes in the split
     seen: list             # per evaluated user: catalog rows it rated outside the split (never candidates)
     split: str
+    candidates: list | None = None   # per evaluated user: the only rows that may be ranked (None: the catalog minus `seen`)
 
     def __repr__(self):
-        return (f"HeldOut({self.split!r}: {len(self.users)} users, {sum(map(len, self.relevant))} held-out likes, "
+        among = "the catalog" if self.candidates is None else "the items rated in the split"
+        return (f"HeldOut({self.split!r}: {len(self.users)} users, {sum(map(len, self.relevant))} held-out likes among {among}, "
                 f"{len(self.ids)} catalog items)")
 
-def held_out(ratings:Ratings, ids:list, split:str="test") -> HeldOut:
-    "The ranking task on `split` ('val' or 'test') of `ratings`, over the catalog `ids`."
+def held_out(ratings:Ratings, ids:list, split:str="test", candidates:str="catalog") -> HeldOut:
+    "The ranking task on `split` ('val' or 'test') of `ratings`, over the catalog `ids` or (candidates='rated') the split's rated items."
     if split not in ("val", "test"): raise RebecaError(f"split={split!r}: expected 'val' or 'test'")
+    if candidates not in ("catalog", "rated"): raise RebecaError(f"candidates={candidates!r}: expected 'catalog' or 'rated'")
     row_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
     df = ratings.df[ratings.df.image.isin(row_of.index)]
     rows, users = row_of.loc[df.image].to_numpy(), df.user.to_numpy()
@@ -70,8 +73,9 @@ def held_out(ratings:Ratings, ids:list, split:str="test") -> HeldOut:
     relevant = pd.Series(rows[likes]).groupby(users[likes]).apply(np.asarray)
     seen = pd.Series(rows[~inside]).groupby(users[~inside]).apply(np.asarray)
     empty = np.zeros(0, np.int64)
+    shown = pd.Series(rows[inside]).groupby(users[inside]).apply(np.asarray) if candidates == "rated" else None
     return HeldOut(list(ids), evaluated, [ratings.workers[u] for u in evaluated], [relevant[u] for u in evaluated],
-                   [seen.get(u, empty) for u in evaluated], split)
+                   [seen.get(u, empty) for u in evaluated], split, None if shown is None else [shown[u] for u in evaluated])
 
 # %% ../nbs/11_recommend.ipynb #cd6b6304
 def _train_likes(ratings:Ratings, ids:list) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +195,9 @@ def rank_items(ranker, task:HeldOut, k:int=10, batch_users:int=512) -> np.ndarra
     for start in range(0, len(task.users), batch_users):
         users = task.users[start:start + batch_users]
         S = np.array(ranker.scores(users), dtype=np.float32)
-        for j in range(len(users)): S[j, task.seen[start + j]] = -np.inf
+        for j in range(len(users)):
+            if task.candidates is None: S[j, task.seen[start + j]] = -np.inf
+            else: keep = S[j, task.candidates[start + j]]; S[j] = -np.inf; S[j, task.candidates[start + j]] = keep
         tops.append(_top_k(S, k))
     return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
 
@@ -354,6 +360,7 @@ Recommender.verifier, Recommender.noue = _verifier, _noue
 def _evaluate(self:Recommender,
               split:str="test", # the held-out split: 'test', or 'val'
               k:int=10, # the list length
+              candidates:str="catalog", # rank the whole catalog (less what each user rated before), or only the split's 'rated' items
               baselines=tuple(BASELINES), # which of BASELINES to run beside REBECA
               unconditional:bool=True, # also the prior's unconditional samples (guidance 0), generate-then-retrieve
               noue:bool=False, # also the NoUE ablation (trains a second prior, once)
@@ -363,7 +370,7 @@ def _evaluate(self:Recommender,
     "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
-    task = held_out(self.ratings, self.ids, split)
+    task = held_out(self.ratings, self.ids, split, candidates)
     generators = {"REBECA": self.ranker(seed=seed)}
     if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
     if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress), self.X, guidance=self.settings["guidance"], n=self.settings["n"],
