@@ -88,8 +88,8 @@ class Group:
         return {k: v for k, v in got.items() if v is not None} if self.default is None else got
 
 # %% ../nbs/10_cli.ipynb #b6c32a97
-SPLIT = Group("split", "rebeca.data:prepare_ratings", ["min_likes", "n_val", "n_test", "seed", "like_threshold", "duplicates"],
-              flags=dict(seed="split_seed"), choices=dict(duplicates=["error", "first", "last"]))
+SPLIT = Group("split", "rebeca.data:prepare_ratings", ["min_likes", "n_val", "n_test", "seed", "like_threshold", "duplicates", "split"],
+              flags=dict(seed="split_seed"), choices=dict(duplicates=["error", "first", "last"], split=["random", "time"]))
 QUIET = Group("quiet", "rebeca.cli:_progress", ["quiet"], flat=True)
 DEVICE = Group("device", "rebeca.core:default_device", ["device"], flat=True)
 WORLD = Group("world", "rebeca.shapes.world:make_world", ["n_images", "n_users", "seed"], flags=dict(n_images="images", n_users="users"))
@@ -169,11 +169,12 @@ def data_command(root:Path, # a FLICKR-AES-format folder or its ratings CSV; or 
                  user:str=None, # a table of one's own: its column of user ids
                  item:str=None, # its column of item ids
                  rating:str=None, # its column of ratings (numbers on any scale, or booleans: the like itself)
+                 time:str=None, # its column of timestamps (numbers or dates), for --split time
                  plot:Path=None, # also save the likes-per-user plot to this PNG
                  split:dict=None):
     "Prepare ratings (paper §4.1), FLICKR-AES's or any table's, and print their summary."
     from rebeca.data import prepare_ratings, summarise, missing_images, plot_likes_per_user, IMAGE_DIR
-    columns = {k: v for k, v in dict(user=user, item=item, rating=rating).items() if v is not None} or None
+    columns = {k: v for k, v in dict(user=user, item=item, rating=rating, time=time).items() if v is not None} or None
     ratings = prepare_ratings(root, **split, columns=columns)
     print(ratings)
     print(summarise(ratings).to_string())
@@ -336,9 +337,10 @@ def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smo
           f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
 
 # %% ../nbs/10_cli.ipynb #3e1562c7
-FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "missing",
-                                                "n", "rule", "steps", "threads"],
-            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule="rebeca.recommend:RULES", missing=["error", "drop"]))
+FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "split",
+                                                "missing", "n", "rule", "steps", "threads"],
+            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule="rebeca.recommend:RULES", missing=["error", "drop"],
+                         split=["random", "time"]))
 
 def _read_ids(path:Path) -> list:
     "Item ids from a text file, one per line."
@@ -375,6 +377,7 @@ def fit_command(ratings:Path, # a ratings table (.csv or .parquet) with user, it
                 user:str="user", # the ratings' column of user ids
                 item:str="item", # its column of item ids
                 rating:str="rating", # its column of ratings (numbers on any scale, or booleans: the like itself)
+                time:str=None, # its column of timestamps (numbers or dates), for --split time
                 guidance:str="auto", # the guidance scale, or 'auto': chosen at NDCG@10 on the validation split
                 resume:bool=False, # continue an interrupted fit in OUT
                 options:dict=None, overrides:dict=None, quiet:bool=False):
@@ -382,7 +385,8 @@ def fit_command(ratings:Path, # a ratings table (.csv or .parquet) with user, it
     from rebeca.recommend import fit
     try: w = guidance if guidance == "auto" else float(guidance)
     except ValueError: raise RebecaError(f"--guidance {guidance!r}: expected a number or 'auto'") from None
-    rec = fit(ratings, embeddings, out=out, columns=dict(user=user, item=item, rating=rating), guidance=w, resume=resume,
+    columns = dict(user=user, item=item, rating=rating) | ({} if time is None else dict(time=time))
+    rec = fit(ratings, embeddings, out=out, columns=columns, guidance=w, resume=resume,
               progress=not quiet, **options, **overrides)
     print(rec)
     if rec.guidance_curve is not None: print(rec.guidance_curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -119,9 +119,11 @@ def filter_users(ratings:pd.DataFrame, min_likes:int=100) -> tuple[pd.DataFrame,
     return kept.reset_index(drop=True), workers
 
 # %% ../nbs/00_data.ipynb #dd9fb543
-def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=42) -> pd.DataFrame:
-    "Add `split` in {'train','val','test'}: `n_val` and `n_test` random ratings per user are held out."
+def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=42, by:str="random") -> pd.DataFrame:
+    "Add `split` in {'train','val','test'}: `n_val` and `n_test` ratings per user are held out, at random or (by='time') the latest."
     if n_val < 0 or n_test < 0: raise RebecaError(f"n_val={n_val}, n_test={n_test}: must not be negative")
+    if by not in ("random", "time"): raise RebecaError(f"split by={by!r}: expected 'random' or 'time'")
+    if by == "time" and "time" not in ratings: raise RebecaError("split by='time' needs timestamps: name the ratings' time column")
     counts = ratings.groupby("user").size()
     short = counts[counts <= n_val + n_test]
     if len(short):
@@ -130,9 +132,14 @@ def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=4
                           f"n_val + n_test = {n_val + n_test} are held out: {len(short)} users are short; lower n_val/n_test")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ratings))
+    if by == "time":                                                   # latest first: test, then val; ties in random order
+        order = order[np.argsort(-ratings.time.to_numpy()[order], kind="stable")]
+        n_val, n_test = n_test, n_val; swap = True
+    else: swap = False
     rank = np.empty(len(ratings), dtype=np.int64)
     rank[order] = pd.Series(ratings.user.to_numpy()[order]).groupby(ratings.user.to_numpy()[order]).cumcount().to_numpy()
-    split = np.where(rank < n_val, "val", np.where(rank < n_val + n_test, "test", "train"))
+    first, second = ("test", "val") if swap else ("val", "test")
+    split = np.where(rank < n_val, first, np.where(rank < n_val + n_test, second, "train"))
     return ratings.assign(split=pd.Categorical(split, categories=["train", "val", "test"]))
 
 # %% ../nbs/00_data.ipynb #099e2f36
@@ -161,7 +168,8 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
                     seed:int=42, # seed of the per-user split
                     like_threshold:float=4, # a score at or above this is a like
                     duplicates:str="error", # repeated (worker, image) ratings: an 'error', or keep the 'first' or the 'last'
-                    columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': ..} columns (`ratings_table`)
+                    columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': .., 'time': ..} columns (`ratings_table`)
+                    split:str="random", # hold out random ratings per user, or (with timestamps) each user's latest: 'time'
                    ) -> Ratings:
     "Load, binarise, filter users with `min_likes` likes, re-index and split a FLICKR-AES-format folder, or any ratings table (§4.1)."
     if columns is not None or isinstance(root, pd.DataFrame):
@@ -170,18 +178,31 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
     else: table = load_flickr_aes(root, duplicates=duplicates)
     raw = binarise(table, like_threshold)
     kept, workers = filter_users(raw, min_likes)
-    df = split_per_user(kept, n_val, n_test, seed)
-    params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold)
+    df = split_per_user(kept, n_val, n_test, seed, by=split)
+    params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold) | ({} if split == "random" else dict(split=split))
     return Ratings(df, workers, raw, raw.attrs.get("source", str(root)), params)
 
 # %% ../nbs/00_data.ipynb #530126ba
+def _timestamps(column:pd.Series, where:str, name:str) -> np.ndarray:
+    "Numbers as they are, or dates as seconds since 1970; an error names the first row that is neither."
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column): t = column.astype(float)
+    else:
+        d = pd.to_datetime(column, errors="coerce", utc=True)
+        t = pd.Series(np.where(d.isna(), np.nan, (d - pd.Timestamp(0, tz="UTC")).dt.total_seconds()), index=column.index)
+    bad = t.isna() | ~np.isfinite(t)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RebecaError(f"{where}, row {i}: time {column.iloc[i]!r} in column {name!r} is neither a number nor a date")
+    return t.to_numpy()
+
 def ratings_table(data, # a DataFrame, or a CSV or Parquet file
                   user:str="user", # the column of user ids
                   item:str="item", # the column of item ids
                   rating:str="rating", # the column of ratings: numbers on any scale, or booleans (the like itself)
                   duplicates:str="error", # repeated (user, item) ratings: an 'error', or keep the 'first' or the 'last'
+                  time:str|None=None, # optional: the column of timestamps (numbers, or dates), kept as `time` for a split by time
                  ) -> pd.DataFrame:
-    "Validated ratings (`worker`, `image`, `score`) from any table with named user, item and rating columns."
+    "Validated ratings (`worker`, `image`, `score`, and `time` if named) from any table with named user, item and rating columns."
     if isinstance(data, pd.DataFrame): df, where = data, "the ratings table"
     else:
         path, where = Path(data), str(data)
@@ -189,7 +210,8 @@ def ratings_table(data, # a DataFrame, or a CSV or Parquet file
         readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
         if path.suffix.lower() not in readers: raise RebecaError(f"{path}: expected a .csv or .parquet file")
         df = readers[path.suffix.lower()](path)
-    missing = [f"{role}={name!r}" for role, name in (("user", user), ("item", item), ("rating", rating)) if name not in df.columns]
+    roles = (("user", user), ("item", item), ("rating", rating)) + ((("time", time),) if time is not None else ())
+    missing = [f"{role}={name!r}" for role, name in roles if name not in df.columns]
     if missing: raise RebecaError(f"{where}: no column {', '.join(missing)}; its columns are {list(map(str, df.columns))}")
     if len(df) == 0: raise RebecaError(f"{where}: no ratings")
     for role, name in (("user", user), ("item", item)):
@@ -203,6 +225,7 @@ def ratings_table(data, # a DataFrame, or a CSV or Parquet file
         raise RebecaError(f"{where}, row {i}: rating {df[rating].iloc[i]!r} in column {rating!r} is not a number ({int(bad.sum())} such rows)")
     out = pd.DataFrame(dict(worker=df[user].astype(str).str.strip().to_numpy(), image=df[item].astype(str).str.strip().to_numpy(),
                             score=score.to_numpy(), line=np.arange(len(df))))
+    if time is not None: out.insert(3, "time", _timestamps(df[time], where, time))
     out = _resolve_duplicates(out, where, duplicates, unit="rows").drop(columns="line").reset_index(drop=True)
     out.attrs.update(source=where, boolean=boolean)
     return out

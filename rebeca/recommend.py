@@ -440,6 +440,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         min_likes:int=1, # keep users with at least this many likes
         n_val:int=5, n_test:int=5, # ratings held out per user for validation and test
         split_seed:int=42, # seed of the held-out split
+        split:str="random", # hold out random ratings per user, or (with a time column) each user's latest: 'time'
         missing:str="error", # rated items without an embedding: an 'error', or 'drop' their ratings
         guidance:float|str="auto", # the guidance scale, or 'auto': the best of `guidance_grid` at NDCG@10 on the validation split
         guidance_grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0),
@@ -456,7 +457,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     if min_likes < 1: raise RebecaError(f"min_likes={min_likes}: a user with no likes gives the prior nothing to learn; use 1 or more")
     if not isinstance(ratings, Ratings):
         ratings = prepare_ratings(ratings, columns=columns or {}, like_threshold=like_threshold, min_likes=min_likes,
-                                  n_val=n_val, n_test=n_test, seed=split_seed)
+                                  n_val=n_val, n_test=n_test, seed=split_seed, split=split)
     ids, X, embedder = catalog_embeddings(embeddings)
     ratings = _check_catalog(ratings, ids, missing)
     if isinstance(config, str):
@@ -469,7 +470,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         raise RebecaError(f"{out}: already holds a fitted recommender; Recommender.load() it, or pass resume=True to fit it again here")
     out.mkdir(parents=True, exist_ok=True)
     save_tensors({"embeddings": torch.from_numpy(X)}, out/CATALOG_FILE, {"ids": json.dumps(ids), "embedder": json.dumps(embedder)})
-    df = ratings.df[["user", "worker", "image", "score", "like", "split"]].copy()
+    df = ratings.df[[c for c in ("user", "worker", "image", "score", "time", "like", "split") if c in ratings.df]].copy()
     tmp = out/f".{RATINGS_FILE}.partial"; df.to_parquet(tmp, index=False); tmp.replace(out/RATINGS_FILE)
     with cpu_threads(threads, device):
         resume_prior = resume and (out/"prior"/"checkpoint").is_dir()
