@@ -13,20 +13,20 @@ Every row is measured on the same held-out likes (the test split), in ranking me
   baselines    popularity, item-kNN (content), ALS (implicit), the verifier's top-k;
   REBECA       the `catalog` preset with the guidance chosen on the validation split, then its attempts:
                every guidance scale; the rules that turn samples into one list; the number of samples;
-               shorter and longer training; embeddings carrying collaborative signal (ALS item factors, alone and
+               shorter and longer training; epsilon- against x0-prediction, with and without the pair token; embeddings carrying collaborative signal (ALS item factors, alone and
                joined to the content embedding).
 
     python bench/catalog.py shapes-text
     python bench/catalog.py movielens --recbole-wheel recbole-1.2.1-py3-none-any.whl
 """
-import argparse, dataclasses, io, json, time, zipfile
+import argparse, io, json, time, zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rebeca.embeddings import embed_texts
-from rebeca.recommend import (ALS, BASELINES, GenerateRetrieve, ItemKNN, evaluate_rankers, fit, held_out)
+from rebeca.recommend import ALS, BASELINES, ItemKNN, evaluate_rankers, fit, held_out
 
 
 def shapes_text(args):
@@ -55,6 +55,19 @@ def movielens(args):
     return ratings, items, None, dict(n_val=5, n_test=5)
 
 
+class WithPopularity:
+    "An attempt at the rule that turns samples into a list: REBECA's retrieval score plus beta times the items' standardised log popularity."
+    def __init__(self, ranker, counts, beta): self.ranker, self.beta = ranker, beta; p = np.log1p(counts); self.p = (p - p.mean()) / p.std()
+    def scores(self, users): return self.ranker.scores(users) + self.beta * self.p
+
+
+def choose_beta(ranker, counts, val, betas=(0.0, 0.01, 0.02, 0.05, 0.1, 0.2)):
+    "The beta of `WithPopularity` with the best NDCG@10 on the validation task."
+    from rebeca.recommend import ranking_metrics, rank_items
+    ndcg = {b: ranking_metrics(rank_items(WithPopularity(ranker, counts, b), val, 10), val.relevant, 10).ndcg.mean() for b in betas}
+    return max(ndcg, key=ndcg.get), ndcg
+
+
 def row(table, name, **extra):
     r = table.loc[name].to_dict()
     return dict(method=name, **{k: v for k, v in r.items() if k not in ("fit_s", "rank_s")}, **extra)
@@ -67,6 +80,8 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--epochs", type=int, nargs="*", default=[15, 200], help="the other training lengths to try")
     p.add_argument("--quick", action="store_true", help="only the base fit and the baselines")
+    p.add_argument("--attempts", nargs="*", default=["epochs", "variants", "popularity", "cf"],
+                   help="which attempts beyond guidance, rule and n: training length, model variants, a popularity term, CF embeddings")
     p.add_argument("--prior", default="{}", help="PriorConfig fields to change in every fit, as JSON, e.g. '{\"samples_per_user\": 32}'")
     args = p.parse_args()
     out = Path(args.out or f"bench/out/catalog-{args.catalog}"); out.mkdir(parents=True, exist_ok=True)
@@ -103,14 +118,26 @@ def main():
         print(f"\n[{candidates}] {task}\n" + table.to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
     if not args.quick:
         extra = {}
-        for e in args.epochs:
+        for e in (args.epochs if "epochs" in args.attempts else []):
             t = time.time()
             r = fit_one(f"epochs{e}", (ids, X), max_epochs=e, early_stopping_patience=max(8, e // 10))
             extra[f"REBECA max_epochs={e} (w={r.settings['guidance']:g}, fit {r.settings['fit_seconds']:.0f} s)"] = r.ranker()
+        for name, kw in (("eps-nopair", dict(prediction_type="epsilon", pair_token=False)), ("x0-nopair", dict(pair_token=False)),
+                         ("eps-pair", dict(prediction_type="epsilon"))):
+            if "variants" not in args.attempts or (args.catalog == "movielens" and name != "eps-nopair"): continue
+            r = fit_one(name, (ids, X), **kw)
+            extra[f"REBECA {name.replace('-', ', ').replace('nopair', 'no pair token').replace('pair', 'pair token')} (w={r.settings['guidance']:g})"] = r.ranker()
+        if "popularity" in args.attempts:
+            from rebeca.recommend import Popularity
+            counts = Popularity.fit(base.ratings, ids).counts
+            ranker = base.ranker()
+            beta, curve = choose_beta(ranker, counts, held_out(base.ratings, ids, "val"))
+            print("popularity weight on validation:", {b: round(v, 4) for b, v in curve.items()}, flush=True)
+            extra[f"REBECA + popularity (beta={beta:g} chosen on val)"] = WithPopularity(ranker, counts, beta)
         als = ALS.fit(base.ratings, ids, X, factors=64)
         F = als.V / np.linalg.norm(als.V, axis=1, keepdims=True).clip(1e-9)
         C = X / np.linalg.norm(X, axis=1, keepdims=True)
-        for name, E in (("ALS item factors", F), ("content + ALS factors", np.hstack([C, F]))):
+        for name, E in ((("ALS item factors", F), ("content + ALS factors", np.hstack([C, F]))) if "cf" in args.attempts else ()):
             r = fit_one("cf-" + name.split()[0].lower(), (ids, E.astype(np.float32)))
             extra[f"REBECA on {name} (w={r.settings['guidance']:g})"] = r.ranker()
             extra[f"item-kNN on {name}"] = ItemKNN.fit(base.ratings, ids, E)

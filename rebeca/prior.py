@@ -102,7 +102,7 @@ class PriorConfig:
     lr: float = 1e-4                # AdamW's learning rate
     weight_decay: float = 1e-5
     batch_size: int = 64            # ratings per training step
-    samples_per_user: int = 80      # ratings drawn per user in each epoch, with replacement (appendix A.1)
+    samples_per_user: int | None = 80   # ratings drawn per user in each epoch, with replacement (appendix A.1); None: the mean per user
     plateau_patience: int = 5
     early_stopping_patience: int = 20
     min_delta: float = 0.0          # relative: an epoch counts as better only if val < best * (1 - min_delta)
@@ -119,7 +119,7 @@ PRIOR_CONFIGS = {
                           batch_size=256, samples_per_user=128, plateau_patience=4, early_stopping_patience=12, min_delta=0.002,
                           max_epochs=400),
 }
-PRIOR_CONFIGS["catalog"] = replace(PRIOR_CONFIGS["shapes"], max_epochs=60, early_stopping_patience=8)   # any catalog, on a CPU: see 11_recommend
+PRIOR_CONFIGS["catalog"] = replace(PRIOR_CONFIGS["shapes"], samples_per_user=None, max_epochs=100, early_stopping_patience=10)  # any catalog, on a CPU (11_recommend)
 
 # %% ../nbs/02_prior.ipynb #f1e66efd
 def make_scheduler(config:PriorConfig) -> DDPMScheduler:
@@ -242,7 +242,9 @@ def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bo
     gv = torch.Generator(device="cpu").manual_seed(c.seed + 1)
     t_val = torch.randint(0, c.num_train_timesteps, (len(va["user"]),), generator=gv).to(dev)
     noise_val = torch.randn((len(va["user"]), D), generator=gv).to(dev)
-    sampler = BalancedUserSampler(tr["user"].cpu().numpy(), c.samples_per_user, seed=c.seed)
+    users_tr = tr["user"].cpu().numpy()                                 # None: an epoch draws as many ratings as there are
+    per_user = c.samples_per_user or max(1, round(len(users_tr) / len(np.unique(users_tr))))
+    sampler = BalancedUserSampler(users_tr, per_user, seed=c.seed)
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
     per_process = max(1, c.batch_size // world)

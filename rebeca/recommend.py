@@ -55,6 +55,13 @@ class HeldOut:
     split: str
     candidates: list | None = None   # per evaluated user: the only rows that may be ranked (None: the catalog minus `seen`)
 
+    def subset(self, n:int|None, seed:int=0) -> HeldOut:
+        "At most `n` of the users, drawn at random (seeded), in their original order."
+        if n is None or n >= len(self.users): return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.users), n, replace=False))
+        pick = lambda xs: None if xs is None else [xs[i] for i in keep]
+        return HeldOut(self.ids, self.users[keep], pick(self.workers), pick(self.relevant), pick(self.seen), self.split, pick(self.candidates))
+
     def __repr__(self):
         among = "the catalog" if self.candidates is None else "the items rated in the split"
         return (f"HeldOut({self.split!r}: {len(self.users)} users, {sum(map(len, self.relevant))} held-out likes among {among}, "
@@ -167,16 +174,24 @@ class GenerateRetrieve:
         self.guidance, self.n, self.rule, self.steps, self.scheduler = guidance, n, rule, steps, scheduler
         self.temperature, self.seed, self.batch_users = temperature, seed, batch_users
 
+    def _noise(self, user:int) -> torch.Tensor:
+        "User `user`'s starting noise: seeded by (seed, user), so a user's samples do not depend on who else is sampled."
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, int(user)]).generate_state(1)[0]))
+        return torch.randn((self.n, self.prior.model.config.embed_dim), generator=g)
+
     def sample(self, users) -> tuple[np.ndarray, np.ndarray]:
-        "(embeddings, user per row): `n` per user, in blocks of `batch_users`, block b drawn with seed (seed, b)."
-        out, owners = [], []
+        "(embeddings, user per row): `n` per user, in blocks of `batch_users`; kept, so a user is sampled once per ranker."
         users = np.asarray(users, dtype=np.int64)
-        for b, start in enumerate(range(0, len(users), self.batch_users)):
-            g = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, b]).generate_state(1)[0]))
-            E, u = sample_embeddings(self.prior, users[start:start + self.batch_users], self.n, guidance_scale=self.guidance,
-                                     scheduler=self.scheduler, num_inference_steps=self.steps, generator=g)
-            out.append(E); owners.append(u)
-        return np.concatenate(out), np.concatenate(owners)
+        if not hasattr(self, "_kept"): self._kept = {}
+        todo = np.array([u for u in dict.fromkeys(users.tolist()) if u not in self._kept], dtype=np.int64)
+        for start in range(0, len(todo), self.batch_users):
+            block = todo[start:start + self.batch_users]
+            E, _ = sample_embeddings(self.prior, block, self.n, guidance_scale=self.guidance, scheduler=self.scheduler,
+                                     num_inference_steps=self.steps, generator=torch.Generator().manual_seed(self.seed),
+                                     noise=torch.cat([self._noise(u) for u in block]))
+            self._kept |= {int(u): E[j * self.n:(j + 1) * self.n] for j, u in enumerate(block)}
+        if len(users) == 0: return np.zeros((0, self.Xn.shape[1]), np.float32), users
+        return np.concatenate([self._kept[int(u)] for u in users]), np.repeat(users, self.n)
 
     def scores(self, users):
         E, _ = self.sample(users)
@@ -189,16 +204,17 @@ def _top_k(S, k:int) -> np.ndarray:
     order = np.argsort(-S, axis=1, kind="stable")
     return order[:, :k]
 
+def _mask(S, task:HeldOut, start:int=0) -> np.ndarray:
+    "Scores of users start.. of `task` with the non-candidates at -inf (a copy)."
+    S = np.array(S, dtype=np.float32)
+    for j in range(len(S)):
+        if task.candidates is None: S[j, task.seen[start + j]] = -np.inf
+        else: keep = S[j, task.candidates[start + j]]; S[j] = -np.inf; S[j, task.candidates[start + j]] = keep
+    return S
+
 def rank_items(ranker, task:HeldOut, k:int=10, batch_users:int=512) -> np.ndarray:
     "The top `k` catalog rows for each of `task`'s users, leaving out the items each rated outside the split."
-    tops = []
-    for start in range(0, len(task.users), batch_users):
-        users = task.users[start:start + batch_users]
-        S = np.array(ranker.scores(users), dtype=np.float32)
-        for j in range(len(users)):
-            if task.candidates is None: S[j, task.seen[start + j]] = -np.inf
-            else: keep = S[j, task.candidates[start + j]]; S[j] = -np.inf; S[j, task.candidates[start + j]] = keep
-        tops.append(_top_k(S, k))
+    tops = [_top_k(_mask(ranker.scores(task.users[s:s + batch_users]), task, s), k) for s in range(0, len(task.users), batch_users)]
     return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
 
 def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no arguments that builds it, timed as its fit)
@@ -420,14 +436,19 @@ Recommender.save, Recommender.load = _save, classmethod(_load)
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
 def choose_guidance(prior:TrainedPrior, ratings:Ratings, ids:list, X, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
+                    max_users:int|None=300, # rank for at most this many validation users (sampling is the cost)
                     progress:bool=False, **ranker) -> pd.DataFrame:
-    "Rank the validation split's likes at every guidance scale of `grid`: one row per w, with its ranking metrics."
-    task = held_out(ratings, ids, "val")
-    if len(task.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
+    "The validation split's likes ranked at every guidance scale of `grid`, over the catalog and (`rated_`) over the rated items."
+    catalog, rated = held_out(ratings, ids, "val").subset(max_users), held_out(ratings, ids, "val", candidates="rated").subset(max_users)
+    if len(catalog.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
     rows = []
     for w in tqdm(grid, desc="choosing guidance", disable=not progress):
-        m = ranking_metrics(rank_items(GenerateRetrieve(prior, X, guidance=w, **ranker), task, k), task.relevant, k).mean()
-        rows.append({"guidance": float(w), **{f"{c}@{k}": float(m[c]) for c in m.index}})
+        S = GenerateRetrieve(prior, X, guidance=w, **ranker).scores(catalog.users)          # one sampling for both tasks
+        row = {"guidance": float(w)}
+        for prefix, task in (("", catalog), ("rated_", rated)):
+            m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
+            row |= {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
+        rows.append(row)
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_recommend.ipynb #2d42e314
@@ -442,8 +463,10 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         split_seed:int=42, # seed of the held-out split
         split:str="random", # hold out random ratings per user, or (with a time column) each user's latest: 'time'
         missing:str="error", # rated items without an embedding: an 'error', or 'drop' their ratings
-        guidance:float|str="auto", # the guidance scale, or 'auto': the best of `guidance_grid` at NDCG@10 on the validation split
+        guidance:float|str="auto", # the guidance scale, or 'auto': the best of `guidance_grid` on the validation split by `select_by`
         guidance_grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0),
+        select_by:str="ndcg@10", # the validation metric 'auto' maximises: a column of `choose_guidance`'s table
+
         n:int=32, # samples per user, turned into one list by `rule`
         rule:str="mean", # 'mean', 'max' or 'softmax' (see `retrieve_scores`)
         steps:int=25, scheduler:str="ddim", temperature:float=0.05,
@@ -482,9 +505,10 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         curve = None
         if guidance == "auto":
             curve = choose_guidance(prior, ratings, ids, X, guidance_grid, progress=progress, **ranker)
-            guidance = float(curve.guidance[int(np.argmax(curve["ndcg@10"].to_numpy()))])   # ties: the smaller w
+            if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[1:])}")
+            guidance = float(curve.guidance[int(np.argmax(curve[select_by].to_numpy()))])   # ties: the smaller w
         elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
-    settings = dict(guidance=float(guidance), threads=threads, config=name, embedder=embedder, fit_seconds=round(time.time() - t0, 1),
+    settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None, threads=threads, config=name, embedder=embedder, fit_seconds=round(time.time() - t0, 1),
                     **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=1, settings=settings,
                                                        workers=[str(w) for w in ratings.workers], ratings_source=ratings.source,

@@ -176,7 +176,7 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
          gpu:str|None=None, # a section of throughput.yaml (default: the GPU in use, else the first)
         ) -> pd.DataFrame:
     "Per stage of `profile`: the work, and the hours it takes at the throughput measured on `gpu`."
-    from rebeca.prior import PRIOR_CONFIGS
+    from rebeca.prior import PRIOR_CONFIGS, PriorConfig
     from rebeca.stages import decode_plan
     p = load_profile(profile, quick, overlays=_overlays(smoke, fast))
     table = yaml.safe_load(THROUGHPUT.read_text())
@@ -185,8 +185,8 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
     U, s, d, cfg = n["users"], p.sampling, p.decoding, PRIOR_CONFIGS.get(p.prior.config, PRIOR_CONFIGS["paper"])
     rows = [("embeddings", f"{n['images']:,} images", n["images"] / T["embed_images_per_s"])]
     priors, epochs = 1 + p.prior.noue, p.prior.max_epochs or T["prior_epochs"]
-    rows.append(("prior", f"{priors} priors x {epochs} epochs x {U * cfg.samples_per_user:,} ratings",
-                 priors * epochs * U * cfg.samples_per_user / T["prior_train_samples_per_s"]))
+    per_epoch = U * (cfg.samples_per_user or PriorConfig.samples_per_user)        # (None, the mean per user, is planned as the default)
+    rows.append(("prior", f"{priors} priors x {epochs} epochs x {per_epoch:,} ratings", priors * epochs * per_epoch / T["prior_train_samples_per_s"]))
     sets, steps = 2 + p.prior.noue + len(s.sweep), s.steps or cfg.num_train_timesteps
     rate = T["prior_sampling_steps_per_s"] if s.autocast is not False else T["prior_sampling_steps_per_s_fp32"]
     rows.append(("sampling", f"{sets} sets x {U * s.n:,} embeddings x {steps:,} {s.scheduler} steps", sets * U * s.n * steps / rate))

@@ -77,7 +77,9 @@ def sample_embeddings(prior:TrainedPrior, # a trained prior
                       rating:int=1, # the rating to condition on: 1 like, 0 dislike
                       generator:torch.Generator|None=None, # the source of every random draw (default: seed 0)
                       batch_size:int=8192, # embeddings per model call
-                      progress:bool=False, autocast:bool|None=None):
+                      progress:bool=False, autocast:bool|None=None,
+                      noise:torch.Tensor|None=None, # the starting noise x_T, (len(users) * n, dim), rows in output order (default: drawn from `generator`)
+                     ):
     "Sample `n` embeddings per user (rating = like by default) with CFG; returns (embeddings (N, dim) float32, user index per row)."
     users = prior.user_indices(users)
     model, dev = prior.model, prior.device
@@ -85,13 +87,16 @@ def sample_embeddings(prior:TrainedPrior, # a trained prior
     autocast = (str(dev).startswith("cuda")) if autocast is None else autocast
     D, null_user = model.config.embed_dim, model.null_user
     user_per_row = np.repeat(users, n)
+    if noise is not None and tuple(noise.shape) != (len(user_per_row), D):
+        raise RebecaError(f"noise of shape {tuple(noise.shape)}: expected ({len(user_per_row)}, {D}), one row per sample")
     outs = []
     for start in range(0, len(user_per_row), batch_size):
         u = torch.as_tensor(user_per_row[start:start + batch_size], device=dev)
         B = len(u)
         sched = make_sampler_scheduler(scheduler, prior.scheduler_config)
         sched.set_timesteps(num_inference_steps or sched.config.num_train_timesteps, device=dev)
-        x = torch.randn((B, D), generator=generator).to(dev) * sched.init_noise_sigma
+        x0 = torch.randn((B, D), generator=generator) if noise is None else noise[start:start + B]
+        x = x0.to(dev) * sched.init_noise_sigma
         users2 = torch.cat([u if prior.uses_user else torch.full_like(u, null_user), torch.full_like(u, null_user)])
         ratings2 = torch.cat([torch.full_like(u, rating), torch.full_like(u, NULL_RATING)])
         for t in tqdm(sched.timesteps, desc="sampling", disable=not progress, leave=False):
