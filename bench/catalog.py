@@ -104,15 +104,15 @@ def main():
     print(f"base fit: {base.settings['fit_seconds']} s, guidance chosen {base.settings['guidance']}", flush=True)
     print(base.guidance_curve.to_string(index=False), flush=True)
     rows = {}
+    rankers = {name: f(base.ratings, base.ids, base.X) for name, f in BASELINES.items()}    # built once: samples are kept per ranker
+    rankers["REBECA (catalog preset, w chosen on val)"] = base.ranker()
+    rankers["unconditional prior"] = base.ranker(guidance=0.0)
+    if not args.quick:
+        for w in (1.0, 2.0, 3.0, 5.0, 10.0, 20.0): rankers[f"REBECA w={w:g}"] = base.ranker(guidance=w)
+        for rule in ("max", "softmax"): rankers[f"REBECA rule={rule}"] = base.ranker(rule=rule)
+        for n in (8, 128): rankers[f"REBECA n={n}"] = base.ranker(n=n)
     for candidates in ("catalog", "rated"):
         task = held_out(base.ratings, base.ids, "test", candidates)
-        rankers = {name: (lambda f: lambda: f(base.ratings, base.ids, base.X))(f) for name, f in BASELINES.items()}
-        rankers["REBECA (catalog preset, w chosen on val)"] = base.ranker()
-        rankers["unconditional prior"] = base.ranker(guidance=0.0)
-        if not args.quick:
-            for w in (1.0, 2.0, 3.0, 5.0, 10.0, 20.0): rankers[f"REBECA w={w:g}"] = base.ranker(guidance=w)
-            for rule in ("max", "softmax"): rankers[f"REBECA rule={rule}"] = base.ranker(rule=rule)
-            for n in (8, 128): rankers[f"REBECA n={n}"] = base.ranker(n=n)
         table = evaluate_rankers(rankers, task, 10, truth=truth, progress=False)
         rows[candidates] = table
         print(f"\n[{candidates}] {task}\n" + table.to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
@@ -126,7 +126,8 @@ def main():
                          ("eps-pair", dict(prediction_type="epsilon"))):
             if "variants" not in args.attempts or (args.catalog == "movielens" and name != "eps-nopair"): continue
             r = fit_one(name, (ids, X), **kw)
-            extra[f"REBECA {name.replace('-', ', ').replace('nopair', 'no pair token').replace('pair', 'pair token')} (w={r.settings['guidance']:g})"] = r.ranker()
+            label = {"eps-nopair": "epsilon, no pair token", "x0-nopair": "x0, no pair token", "eps-pair": "epsilon, pair token"}[name]
+            extra[f"REBECA {label} (w={r.settings['guidance']:g})"] = r.ranker()
         if "popularity" in args.attempts:
             from rebeca.recommend import Popularity
             counts = Popularity.fit(base.ratings, ids).counts
@@ -134,6 +135,7 @@ def main():
             beta, curve = choose_beta(ranker, counts, held_out(base.ratings, ids, "val"))
             print("popularity weight on validation:", {b: round(v, 4) for b, v in curve.items()}, flush=True)
             extra[f"REBECA + popularity (beta={beta:g} chosen on val)"] = WithPopularity(ranker, counts, beta)
+            extra["popularity (again, for scale)"] = rankers["popularity"]
         als = ALS.fit(base.ratings, ids, X, factors=64)
         F = als.V / np.linalg.norm(als.V, axis=1, keepdims=True).clip(1e-9)
         C = X / np.linalg.norm(X, axis=1, keepdims=True)
