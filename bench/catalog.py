@@ -80,6 +80,7 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--epochs", type=int, nargs="*", default=[15, 200], help="the other training lengths to try")
     p.add_argument("--quick", action="store_true", help="only the base fit and the baselines")
+    p.add_argument("--attempts-only", action="store_true", help="skip the main tables (the base fit is read back from --out)")
     p.add_argument("--attempts", nargs="*", default=["epochs", "variants", "popularity", "cf"],
                    help="which attempts beyond guidance, rule and n: training length, model variants, a popularity term, CF embeddings")
     p.add_argument("--prior", default="{}", help="PriorConfig fields to change in every fit, as JSON, e.g. '{\"samples_per_user\": 32}'")
@@ -111,7 +112,7 @@ def main():
         for w in (1.0, 2.0, 3.0, 5.0, 10.0, 20.0): rankers[f"REBECA w={w:g}"] = base.ranker(guidance=w)
         for rule in ("max", "softmax"): rankers[f"REBECA rule={rule}"] = base.ranker(rule=rule)
         for n in (8, 128): rankers[f"REBECA n={n}"] = base.ranker(n=n)
-    for candidates in ("catalog", "rated"):
+    for candidates in (() if args.attempts_only else ("catalog", "rated")):
         task = held_out(base.ratings, base.ids, "test", candidates)
         table = evaluate_rankers(rankers, task, 10, truth=truth, progress=False)
         rows[candidates] = table
@@ -147,8 +148,8 @@ def main():
             task = held_out(base.ratings, base.ids, "test", candidates)
             table = evaluate_rankers(extra, task, 10, truth=truth, progress=False)
             print(f"\n[{candidates}] attempts\n" + table.to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
-            rows[candidates] = pd.concat([rows[candidates], table])
-    for candidates, table in rows.items(): table.to_csv(out/f"table-{candidates}.csv")
+            rows[candidates] = pd.concat([rows.get(candidates), table])
+    for candidates, table in rows.items(): table.to_csv(out/f"table-{candidates}{'-attempts' if args.attempts_only else ''}.csv")
     print(f"\ntables in {out}", flush=True)
 
 

@@ -228,8 +228,10 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
         if callable(ranker) and not hasattr(ranker, "scores"): ranker = ranker()
         t1 = time.perf_counter()
         top = rank_items(ranker, task, k)
-        m = ranking_metrics(top, task.relevant, k).mean()
-        row = {"method": name, **{f"{c}@{k}": float(m[c]) for c in m.index}}
+        per_user = ranking_metrics(top, task.relevant, k)
+        m = per_user.mean()
+        row = {"method": name, **{f"{c}@{k}": float(m[c]) for c in m.index},
+               f"ndcg@{k} se": float(per_user.ndcg.std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan}
         if truth is not None:
             row["true_like"] = float(np.mean(truth(np.repeat(task.workers, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
         row |= dict(fit_s=round(t1 - t0, 2), rank_s=round(time.perf_counter() - t1, 2))
