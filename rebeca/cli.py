@@ -339,7 +339,7 @@ def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smo
 # %% ../nbs/10_cli.ipynb #3e1562c7
 FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "split",
                                                 "missing", "select_by", "n", "rule", "steps", "threads"],
-            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule="rebeca.recommend:RULES", missing=["error", "drop"],
+            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule=["mean", "max", "softmax", "auto"], missing=["error", "drop"],
                          split=["random", "time"]))
 
 def _read_ids(path:Path) -> list:

@@ -439,18 +439,22 @@ Recommender.save, Recommender.load = _save, classmethod(_load)
 # %% ../nbs/11_recommend.ipynb #ecc867c3
 def choose_guidance(prior:TrainedPrior, ratings:Ratings, ids:list, X, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
                     max_users:int|None=300, # rank for at most this many validation users (sampling is the cost)
+                    rules=None, # the rules to try on the same samples (default: the ranker's own)
                     progress:bool=False, **ranker) -> pd.DataFrame:
-    "The validation split's likes ranked at every guidance scale of `grid`, over the catalog and (`rated_`) over the rated items."
+    "The validation likes ranked at every guidance scale of `grid` and every rule, over the catalog and (`rated_`) over the rated items."
     catalog, rated = held_out(ratings, ids, "val").subset(max_users), held_out(ratings, ids, "val", candidates="rated").subset(max_users)
     if len(catalog.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
     rows = []
     for w in tqdm(grid, desc="choosing guidance", disable=not progress):
-        S = GenerateRetrieve(prior, X, guidance=w, **ranker).scores(catalog.users)          # one sampling for both tasks
-        row = {"guidance": float(w)}
-        for prefix, task in (("", catalog), ("rated_", rated)):
-            m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
-            row |= {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
-        rows.append(row)
+        g = GenerateRetrieve(prior, X, guidance=w, **ranker)
+        E, _ = g.sample(catalog.users)                                   # one sampling for every rule and both tasks
+        for rule in (rules or [g.rule]):
+            S = np.stack([retrieve_scores(E[j * g.n:(j + 1) * g.n], g.Xn, rule, g.temperature) for j in range(len(catalog.users))])
+            row = {"guidance": float(w), "rule": rule}
+            for prefix, task in (("", catalog), ("rated_", rated)):
+                m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
+                row |= {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_recommend.ipynb #2d42e314
@@ -470,7 +474,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         select_by:str="ndcg@10", # the validation metric 'auto' maximises: a column of `choose_guidance`'s table
 
         n:int=32, # samples per user, turned into one list by `rule`
-        rule:str="mean", # 'mean', 'max' or 'softmax' (see `retrieve_scores`)
+        rule:str="mean", # 'mean', 'max' or 'softmax' (see `retrieve_scores`), or 'auto': chosen with the guidance on the validation split
         steps:int=25, scheduler:str="ddim", temperature:float=0.05,
         threads:int|None=None, # torch CPU threads (None: 1, fastest for small models)
         device:str="cpu", resume:bool=False, progress:bool=True,
@@ -478,7 +482,8 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
        ) -> Recommender:
     "Fit REBECA to a catalog: prepare the ratings, train the prior, choose the guidance on the validation split."
     t0 = time.time()
-    if rule not in RULES: raise RebecaError(f"rule={rule!r}: expected one of {RULES}")
+    if rule not in RULES + ("auto",): raise RebecaError(f"rule={rule!r}: expected one of {RULES} or 'auto'")
+    if rule == "auto" and guidance != "auto": raise RebecaError("rule='auto' is chosen together with guidance='auto'")
     if min_likes < 1: raise RebecaError(f"min_likes={min_likes}: a user with no likes gives the prior nothing to learn; use 1 or more")
     if not isinstance(ratings, Ratings):
         ratings = prepare_ratings(ratings, columns=columns or {}, like_threshold=like_threshold, min_likes=min_likes,
@@ -503,12 +508,14 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
             train_prior(prior_dataset(ratings, ids, X), out/"prior", config, resume=resume_prior, progress=progress,
                         extra_meta=dict(embedder=embedder))
         prior = TrainedPrior(out/"prior", device)
-        ranker = dict(n=n, rule=rule, steps=steps, scheduler=scheduler, temperature=temperature)
+        ranker = dict(n=n, rule="mean" if rule == "auto" else rule, steps=steps, scheduler=scheduler, temperature=temperature)
         curve = None
         if guidance == "auto":
-            curve = choose_guidance(prior, ratings, ids, X, guidance_grid, progress=progress, **ranker)
+            curve = choose_guidance(prior, ratings, ids, X, guidance_grid, progress=progress, rules=RULES if rule == "auto" else None,
+                                    **ranker)
             if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[1:])}")
-            guidance = float(curve.guidance[int(np.argmax(curve[select_by].to_numpy()))])   # ties: the smaller w
+            best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule
+            guidance, ranker["rule"] = float(curve.guidance[best]), str(curve.rule[best])
         elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
     settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None, threads=threads, config=name, embedder=embedder, fit_seconds=round(time.time() - t0, 1),
                     **ranker)
