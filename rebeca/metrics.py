@@ -1,4 +1,4 @@
-"""FID and CMMD between real and generated images (paper §4.4, Tables 1-2): the Fréchet distance of any two feature matrices, CMMD exactly as its reference implementation computes it, vectorised and batched, and the feature extractors of both, built by name.
+"""FID and CMMD between real and generated images (paper §4.4, Tables 1-2): the Fréchet distance of any two feature matrices, CMMD exactly as its reference implementation computes it, vectorised and batched, and the feature extractors of both, built by name; and the diversity of each user's own set: the Vendi score and intra-list diversity.
 
 Docs: https://rebeca-recsys.github.io/rebeca/metrics.html.md"""
 
@@ -8,6 +8,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/metrics.html.md"""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
@@ -18,7 +19,8 @@ from .embeddings import Embedder, list_images, read_image, extract_embeddings, l
 # %% auto #0
 __all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',
            'fid_folders', 'rbf_mmd', 'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
-           'inception', 'clip_vit_l_14_336', 'make_fid_features', 'make_cmmd_features']
+           'inception', 'clip_vit_l_14_336', 'make_fid_features', 'make_cmmd_features', 'unit_rows',
+           'vendi_from_similarity', 'vendi_score', 'quality_vendi', 'intra_list_diversity', 'per_user_diversity']
 
 # %% ../nbs/07_metrics.ipynb #db016880
 def _features(X, name:str, min_rows:int=1) -> np.ndarray:
@@ -247,3 +249,77 @@ def make_fid_features(name:str="inception", *, offers:dict|None=None, **options)
 def make_cmmd_features(name:str="clip-vit-l-14-336", *, offers:dict|None=None, **options) -> Embedder:
     "The feature extractor of CMMD registered as `name` (default: CLIP ViT-L/14@336, the reference's)."
     return FEATURES.make(name, offers=offers, **options)
+
+# %% ../nbs/07_metrics.ipynb #9cce3432
+def unit_rows(X, reference=None, name:str="X") -> np.ndarray:
+    "Rows of `X`, standardised per dimension by `reference` (a matrix whose mean and std to use, or the pair (mean, std)), at unit length."
+    X = _features(X, name).astype(np.float64)
+    if reference is not None:
+        if isinstance(reference, tuple): mu, sd = (np.asarray(a, dtype=np.float64) for a in reference)
+        else:
+            R = _features(reference, "reference").astype(np.float64)
+            mu, sd = R.mean(0), R.std(0)
+        if mu.shape != (X.shape[1],): raise RebecaError(f"{name} has {X.shape[1]} features per row and reference has {mu.shape[-1]}")
+        X = (X - mu) / np.where(sd > 0, sd, 1.0)
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    if (norm[:, 0] == 0).any(): raise RebecaError(f"{name}: row {int(np.flatnonzero(norm[:, 0] == 0)[0])} has zero length, so no cosine similarity")
+    return X / norm
+
+def _entropy_exp(lam:np.ndarray, q:float) -> float:
+    "exp of the order-q Rényi entropy of the distribution `lam` (q = 1: Shannon; q = inf: min-entropy)."
+    p = lam[lam > 1e-12]
+    p = p / p.sum()
+    if q == 1: return float(np.exp(-(p * np.log(p)).sum()))
+    if np.isinf(q): return float(1 / p.max())
+    return float(np.exp(np.log((p ** q).sum()) / (1 - q)))
+
+def vendi_from_similarity(K, q:float=1.0) -> float:
+    "The Vendi score of a similarity matrix `K` (n x n, symmetric, ones on the diagonal), of order `q`."
+    K = np.asarray(K, dtype=np.float64)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or not len(K): raise RebecaError(f"K must be a square, non-empty matrix; got shape {K.shape}")
+    if not np.allclose(np.diag(K), 1, atol=1e-6): raise RebecaError("K must have ones on its diagonal (each item is fully similar to itself)")
+    return _entropy_exp(np.clip(np.linalg.eigvalsh((K + K.T) / 2 / len(K)), 0, None), q)
+
+# %% ../nbs/07_metrics.ipynb #785c6aa2
+def vendi_score(X, # items (n, dim)
+                q:float=1.0, # the order of the entropy (1: Shannon, Friedman & Dieng's default)
+                reference=None, # standardise each dimension by this matrix's mean and std (the catalog); None: raw
+               ) -> float:
+    "Effective number of distinct items among the rows of `X`: the Vendi score under cosine similarity."
+    Z = unit_rows(X, reference)
+    n, d = Z.shape
+    G = Z.T @ Z / n if n > d else Z @ Z.T / n        # the same nonzero eigenvalues, the smaller matrix
+    return _entropy_exp(np.clip(np.linalg.eigvalsh(G), 0, None), q)
+
+def quality_vendi(X, quality, q:float=1.0, reference=None) -> float:
+    "The quality-weighted Vendi score (Nguyen & Dieng, 2024): mean `quality` of the items times their Vendi score."
+    quality = np.asarray(quality, dtype=np.float64)
+    if quality.shape != (len(X),): raise RebecaError(f"quality has shape {quality.shape}: expected one value per row of X ({len(X)})")
+    return float(quality.mean()) * vendi_score(X, q, reference)
+
+def intra_list_diversity(X, reference=None) -> float:
+    "Mean cosine distance 1 - cos(x_i, x_j) over the pairs i < j of rows of `X` (0 for one item)."
+    Z = unit_rows(X, reference)
+    n = len(Z)
+    if n < 2: return 0.0
+    S = Z @ Z.T
+    return float(1 - (S.sum() - np.trace(S)) / (n * (n - 1)))
+
+# %% ../nbs/07_metrics.ipynb #4329e245
+def per_user_diversity(X, # items of every user (N, dim)
+                       users, # the user of each row (N,)
+                       reference=None, # standardise dimensions by this matrix (the catalog)
+                       quality=None, # optional quality of each row (N,)
+                       q:float=1.0) -> pd.DataFrame:
+    "Per user: `n` items, `vendi`, intra-list diversity `ild` (and `quality`, `quality_vendi`); the mean of a column is the set's."
+    X, users = np.asarray(X), np.asarray(users)
+    if len(users) != len(X): raise RebecaError(f"users has {len(users)} entries for {len(X)} rows of X")
+    if quality is not None: quality = np.asarray(quality, dtype=np.float64)
+    Z = unit_rows(X, reference)
+    rows = []
+    for u in pd.unique(users):
+        m = users == u
+        row = dict(user=u, n=int(m.sum()), vendi=vendi_score(Z[m], q), ild=intra_list_diversity(Z[m]))
+        if quality is not None: row |= dict(quality=float(quality[m].mean()), quality_vendi=float(quality[m].mean()) * row["vendi"])
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -19,7 +19,8 @@ from .core import RebecaError, atomic_write, save_tensors
 from .data import Ratings, prepare_ratings
 from .embeddings import catalog_embeddings
 from .prior import PRIOR_CONFIGS, PriorConfig, prior_dataset, train_prior
-from .sampling import TrainedPrior, sample_embeddings
+from .sampling import TrainedPrior, sample_embeddings, sample_diverse, Diverse, knn_quality
+from .metrics import per_user_diversity
 
 # %% auto #0
 __all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'BASELINES', 'ranking_metrics', 'HeldOut', 'held_out',
@@ -166,18 +167,22 @@ def retrieve_scores(samples, # (n, dim) one user's sampled embeddings
     return temperature * logsumexp(S / temperature, axis=0)
 
 class GenerateRetrieve:
-    "REBECA as a ranker: `n` samples per user from the prior at guidance `guidance`, then the catalog ranked by `rule`."
+    "REBECA as a ranker: `n` samples per user from the prior at guidance `guidance` (or by `sample_diverse`), then the catalog ranked by `rule`."
     def __init__(self, prior:TrainedPrior, X, guidance:float=3.0, n:int=32, rule:str="mean", steps:int=25, scheduler:str="ddim",
-                 temperature:float=0.05, seed:int=0, batch_users:int=256):
+                 temperature:float=0.05, seed:int=0, batch_users:int=256,
+                 diverse:Diverse|None=None, # sample a pool and keep a varied, liked set (03_sampling); needs `quality`
+                 quality=None, # quality(X, users) -> (N,), for `diverse`
+                ):
         if rule not in RULES: raise RebecaError(f"rule={rule!r}: expected one of {RULES}")
-        self.prior, self.Xn = prior, _unit(X)
+        if diverse is not None and quality is None: raise RebecaError("diverse sampling needs a quality function (e.g. `knn_quality` of a verifier)")
+        self.prior, self.X, self.Xn = prior, np.asarray(X), _unit(X)
         self.guidance, self.n, self.rule, self.steps, self.scheduler = guidance, n, rule, steps, scheduler
-        self.temperature, self.seed, self.batch_users = temperature, seed, batch_users
+        self.temperature, self.seed, self.batch_users, self.diverse, self.quality = temperature, seed, batch_users, diverse, quality
 
-    def _noise(self, user:int) -> torch.Tensor:
+    def _noise(self, user:int, rows:int|None=None) -> torch.Tensor:
         "User `user`'s starting noise: seeded by (seed, user), so a user's samples do not depend on who else is sampled."
         g = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, int(user)]).generate_state(1)[0]))
-        return torch.randn((self.n, self.prior.model.config.embed_dim), generator=g)
+        return torch.randn((rows or self.n, self.prior.model.config.embed_dim), generator=g)
 
     def sample(self, users) -> tuple[np.ndarray, np.ndarray]:
         "(embeddings, user per row): `n` per user, in blocks of `batch_users`; kept, so a user is sampled once per ranker."
@@ -186,9 +191,14 @@ class GenerateRetrieve:
         todo = np.array([u for u in dict.fromkeys(users.tolist()) if u not in self._kept], dtype=np.int64)
         for start in range(0, len(todo), self.batch_users):
             block = todo[start:start + self.batch_users]
-            E, _ = sample_embeddings(self.prior, block, self.n, guidance_scale=self.guidance, scheduler=self.scheduler,
-                                     num_inference_steps=self.steps, generator=torch.Generator().manual_seed(self.seed),
-                                     noise=torch.cat([self._noise(u) for u in block]))
+            common = dict(scheduler=self.scheduler, num_inference_steps=self.steps, generator=torch.Generator().manual_seed(self.seed))
+            if self.diverse is None:
+                E, _ = sample_embeddings(self.prior, block, self.n, guidance_scale=self.guidance,
+                                         noise=torch.cat([self._noise(u) for u in block]), **common)
+            else:
+                pool = self.n * self.diverse.oversample
+                E, _ = sample_diverse(self.prior, self.quality, block, self.n, self.diverse, reference=self.X,
+                                      noise=torch.cat([self._noise(u, pool) for u in block]), **common)
             self._kept |= {int(u): E[j * self.n:(j + 1) * self.n] for j, u in enumerate(block)}
         if len(users) == 0: return np.zeros((0, self.Xn.shape[1]), np.float32), users
         return np.concatenate([self._kept[int(u)] for u in users]), np.repeat(users, self.n)
@@ -220,8 +230,10 @@ def rank_items(ranker, task:HeldOut, k:int=10, batch_users:int=512) -> np.ndarra
 def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no arguments that builds it, timed as its fit)
                      task:HeldOut, k:int=10,
                      truth=None, # optional: truth(workers, item ids) -> the true probability of a like of each pair
-                     progress:bool=True) -> pd.DataFrame:
-    "One row per ranker: precision, recall, hit rate and NDCG at `k` on the task's held-out likes; `attrs['top']` keeps the lists."
+                     progress:bool=True,
+                     X=None, # optional: the catalog's embeddings, for the per-user diversity of each list (`vendi@k`)
+                    ) -> pd.DataFrame:
+    "One row per ranker: precision, recall, hit rate and NDCG at `k` on the task's held-out likes (and list diversity); `attrs['top']` keeps the lists."
     rows, tops = [], {}
     for name, ranker in tqdm(rankers.items(), desc="evaluating", unit="method", disable=not progress):
         t0 = time.perf_counter()
@@ -234,6 +246,8 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
                f"ndcg@{k} se": float(per_user.ndcg.std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan}
         if truth is not None:
             row["true_like"] = float(np.mean(truth(np.repeat(task.workers, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
+        if X is not None and len(top):
+            row[f"vendi@{k}"] = float(per_user_diversity(np.asarray(X)[top.ravel()], np.repeat(np.arange(len(top)), top.shape[1]), reference=X).vendi.mean())
         row |= dict(fit_s=round(t1 - t0, 2), rank_s=round(time.perf_counter() - t1, 2))
         rows.append(row); tops[name] = top
     table = pd.DataFrame(rows).set_index("method")
@@ -316,24 +330,28 @@ class Recommender:
             raise RebecaError(f"user {bad!r} cannot be recommended for: {why}")
         return found.astype(np.int64)
 
-    def ranker(self, guidance:float|None=None, n:int|None=None, rule:str|None=None, seed:int=0) -> GenerateRetrieve:
-        "The generate-then-retrieve ranker with the fitted settings (or these)."
+    def ranker(self, guidance:float|None=None, n:int|None=None, rule:str|None=None, seed:int=0,
+               diverse:Diverse|bool|None=None) -> GenerateRetrieve:
+        "The generate-then-retrieve ranker with the fitted settings (or these); `diverse` (True: `Diverse()`) samples by `sample_diverse`."
         s = self.settings
+        d = Diverse() if diverse is True else diverse or None
+        quality = knn_quality(self.verifier().probabilities(self.X), self.X, k=d.k) if d is not None else None
         return GenerateRetrieve(self.prior, self.X, guidance=s["guidance"] if guidance is None else guidance, n=n or s["n"],
                                 rule=rule or s["rule"], steps=s["steps"], scheduler=s["scheduler"], temperature=s["temperature"],
-                                seed=seed)
+                                seed=seed, diverse=d, quality=quality)
 
-    def sample(self, users="all", n:int|None=None, guidance:float|None=None, seed:int=0) -> tuple[np.ndarray, list]:
-        "(embeddings (N, dim), the worker id of each row): `n` liked embeddings per user, at the fitted guidance unless given."
+    def sample(self, users="all", n:int|None=None, guidance:float|None=None, seed:int=0,
+               diverse:Diverse|bool|None=None) -> tuple[np.ndarray, list]:
+        "(embeddings (N, dim), the worker id of each row): `n` liked embeddings per user, at the fitted guidance unless given, or varied by `diverse`."
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            E, owners = self.ranker(guidance, n, seed=seed).sample(self.user_indices(users))
+            E, owners = self.ranker(guidance, n, seed=seed, diverse=diverse).sample(self.user_indices(users))
         return E, [self.ratings.workers[u] for u in owners]
 
-    def recommend(self, users="all", k:int=10, exclude_seen:bool=True, seed:int=0) -> pd.DataFrame:
-        "The top `k` catalog items per user (user, rank, item, score): generated, then retrieved; rated items left out unless asked."
+    def recommend(self, users="all", k:int=10, exclude_seen:bool=True, seed:int=0, diverse:Diverse|bool|None=None) -> pd.DataFrame:
+        "The top `k` catalog items per user (user, rank, item, score): generated (varied by `diverse`), then retrieved; rated items left out unless asked."
         idx = self.user_indices(users)
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            S = np.array(self.ranker(seed=seed).scores(idx), dtype=np.float32)
+            S = np.array(self.ranker(seed=seed, diverse=diverse).scores(idx), dtype=np.float32)
         if exclude_seen:
             df = self.ratings.df[self.ratings.df.image.isin(self._row)]
             where = {u: g for u, g in df.groupby("user").image}
@@ -384,12 +402,14 @@ def _evaluate(self:Recommender,
               noue:bool=False, # also the NoUE ablation (trains a second prior, once)
               permutation:bool=True, # the permutation test of each generator, with the held-out likes as its yardstick
               truth=None, # optional truth(workers, item ids) -> true P(like), for a table column `true_like`
+              diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
               seed:int=0, progress:bool=True) -> Evaluation:
     "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
     task = held_out(self.ratings, self.ids, split, candidates)
     generators = {"REBECA": self.ranker(seed=seed)}
+    if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
     if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
     if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress), self.X, guidance=self.settings["guidance"], n=self.settings["n"],
                                                    rule=self.settings["rule"], steps=self.settings["steps"],
@@ -399,7 +419,7 @@ def _evaluate(self:Recommender,
         if name == "verifier top-k": rankers[name] = lambda: VerifierTop(self.verifier(), self.X)
         else: rankers[name] = (lambda f: lambda: f(self.ratings, self.ids, self.X))(BASELINES[name])
     with cpu_threads(self.settings.get("threads"), self.prior.device):
-        table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress)
+        table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.X)
         perm = None
         if permutation:
             sets = {name: g.sample(task.users) for name, g in generators.items()}

@@ -22,7 +22,8 @@ from .prior import RebecaPrior, NULL_RATING
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
-           'sweep', 'save_samples', 'load_samples', 'check_sample_scale']
+           'sweep', 'select_diverse', 'knn_quality', 'Diverse', 'sample_diverse', 'save_samples', 'load_samples',
+           'check_sample_scale']
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
@@ -140,6 +141,97 @@ def sweep(prior:TrainedPrior, score, guidance_scales=(1.0, 3.0, 10.0), settings=
             rows.append(dict(guidance_scale=w, scheduler=name, steps=steps or prior.scheduler_config["num_train_timesteps"],
                              seconds=round(time.perf_counter() - t, 2), **score(X, u)))
     return pd.DataFrame(rows)
+
+# %% ../nbs/03_sampling.ipynb #77b95cc9
+from dataclasses import dataclass
+from .metrics import unit_rows
+
+def select_diverse(X, # candidate embeddings (M, dim)
+                   quality, # the quality of each candidate (M,), in (0, 1] (e.g. a verifier's probability of a like)
+                   n:int, # how many to keep
+                   alpha:float=16.0, # the weight of quality against diversity (0: diversity alone)
+                   reference=None, # standardise dimensions by this matrix's mean and std before the cosine (the catalog)
+                  ) -> np.ndarray:
+    "Indices of `n` distinct rows of `X`, chosen greedily to maximise det(diag(q^α) K diag(q^α)) over the chosen rows."
+    q = np.asarray(quality, dtype=np.float64)
+    M = len(q)
+    if len(X) != M: raise RebecaError(f"quality has {M} values for {len(X)} candidates")
+    if not 0 < n <= M: raise RebecaError(f"n={n}: choose between 1 and the {M} candidates")
+    if not np.isfinite(q).all() or (q < 0).any(): raise RebecaError("quality must be finite and non-negative")
+    Z = unit_rows(X, reference)
+    w = np.clip(q, 1e-12, None) ** alpha
+    w = w / w.max()
+    B = Z * w[:, None]                                   # L = B B^T, plus a small ridge so that every item stays choosable
+    gain = (B * B).sum(1) + 1e-9 * w ** 2
+    C = np.zeros((n, M))
+    chosen = np.zeros(M, dtype=bool)
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        j = int(np.argmax(np.where(chosen, -np.inf, gain)))
+        out[i], chosen[j] = j, True
+        if i == n - 1: break
+        e = (B @ B[j] + 1e-9 * w[j] ** 2 * (np.arange(M) == j) - C[:i].T @ C[:i, j]) / np.sqrt(max(gain[j], 1e-300))
+        C[i] = e
+        gain = np.maximum(gain - e ** 2, 0.0)
+    return out
+
+# %% ../nbs/03_sampling.ipynb #5bcf21c9
+def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for every user (e.g. `Verifier.probabilities(catalog)`)
+                catalog, # (n_items, dim) the catalog's embeddings
+                k:int=20, # catalog neighbours per sample
+                reference=None, # standardise dimensions by this matrix (default: the catalog itself)
+               ):
+    "A quality function (X, users) -> (N,): the mean of `scores[user]` over the `k` catalog items nearest each row."
+    scores, catalog = np.asarray(scores, dtype=np.float64), np.asarray(catalog)
+    if scores.shape[1] != len(catalog): raise RebecaError(f"scores cover {scores.shape[1]} items and the catalog has {len(catalog)}")
+    reference = catalog if reference is None else reference
+    Zc = unit_rows(catalog, reference, "catalog").astype(np.float32)
+    k = min(k, len(catalog))
+    def quality(X, users) -> np.ndarray:
+        users = np.asarray(users)
+        S = unit_rows(X, reference).astype(np.float32) @ Zc.T
+        nearest = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        return scores[users[:, None], nearest].mean(1)
+    return quality
+
+# %% ../nbs/03_sampling.ipynb #90d676f7
+@dataclass
+class Diverse:
+    "Settings of `sample_diverse`: a pool of `oversample` x n samples per user at `guidance_scale`, n kept by a DPP at `alpha`."
+    oversample:int = 30
+    guidance_scale:float = 1.0
+    alpha:float = 8.0
+    k:int = 20                      # catalog neighbours of `knn_quality`
+    steps:int|None = None           # the pool's sampling steps (None: the caller's `num_inference_steps`)
+    def __post_init__(self):
+        self.oversample, self.k = int(self.oversample), int(self.k)
+        if self.steps is not None: self.steps = int(self.steps)
+        if self.oversample < 1: raise RebecaError(f"oversample={self.oversample}: draw at least as many samples as are kept")
+        if self.alpha < 0: raise RebecaError(f"alpha={self.alpha}: expected >= 0")
+
+def sample_diverse(prior:TrainedPrior, # a trained prior
+                   quality, # quality(X, users) -> (N,) per sample, e.g. `knn_quality(verifier.probabilities(catalog), catalog)`
+                   users="all", # 'all', or user indices or worker ids
+                   n:int=30, # embeddings kept per user
+                   diverse:Diverse|None=None, # the pool and the selection (default: `Diverse()`)
+                   reference=None, # standardise dimensions by this matrix for the DPP's cosine (default: the prior's training statistics)
+                   noise:torch.Tensor|None=None, # the pool's starting noise, (len(users) * n * oversample, dim)
+                   **sampling, # the rest of `sample_embeddings`' arguments (scheduler, num_inference_steps, generator, ...)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    "`n` varied, liked embeddings per user: a pool sampled at low guidance, then a quality-weighted DPP selection per user."
+    d = diverse or Diverse()
+    users = prior.user_indices(users)
+    if d.steps is not None: sampling["num_inference_steps"] = d.steps
+    pool, owner = sample_embeddings(prior, users, n * d.oversample, guidance_scale=d.guidance_scale, noise=noise, **sampling)
+    q = np.asarray(quality(pool, owner), dtype=np.float64)
+    if q.shape != (len(pool),): raise RebecaError(f"quality returned shape {q.shape} for {len(pool)} samples")
+    if reference is None: reference = (prior.model.embed_mean.cpu().numpy(), prior.model.embed_std.cpu().numpy())
+    keep = []
+    for j in range(len(users)):
+        rows = np.arange(j * n * d.oversample, (j + 1) * n * d.oversample)
+        keep.append(rows[np.sort(select_diverse(pool[rows], q[rows], n, d.alpha, reference))])
+    keep = np.concatenate(keep)
+    return pool[keep], owner[keep]
 
 # %% ../nbs/03_sampling.ipynb #fbefdb04
 def save_samples(path, embeddings, users, prior:TrainedPrior, **settings) -> Path:

@@ -21,9 +21,10 @@ from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
 __all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
-           'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'sampling_stage',
-           'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption',
-           'topics_stage', 'metrics_stage', 'run_until', 'tables_1_2', 'guidance_points', 'results']
+           'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'selection_quality',
+           'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage',
+           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'run_until', 'tables_1_2', 'guidance_points',
+           'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -184,12 +185,23 @@ def prior_stage(c:dict, progress:bool=True):
         c["priors"][name] = (folder, key)
 
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
+def selection_quality(c:dict, k:int=20):
+    "The quality that `sample_diverse` selects by: `knn_quality` of a verifier trained on the run's training ratings, into `samples/selector`."
+    from rebeca.embeddings import load_embeddings
+    from rebeca.sampling import knn_quality
+    from rebeca.verifier import train_verifier
+    v = c["P"].verifier
+    ids, X, _ = load_embeddings(c["store"])
+    verifier, _ = train_verifier(c["ratings"], ids, X, out=Path(c["out"])/"samples"/"selector", latent_dim=v.latent_dim,
+                                 standardise=v.standardise, optimizer=v.optimizer, progress=False)
+    return knn_quality(verifier.probabilities(X), X, k=k)
+
 def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
     import torch
     from rebeca.core import default_device
     from rebeca.embeddings import load_embeddings
-    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, check_sample_scale
+    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, check_sample_scale, Diverse, sample_diverse
     s, out, priors = c["P"].sampling, Path(c["out"]), c["priors"]
     folder = out/"samples"
     key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=dataclasses.asdict(s)))
@@ -203,10 +215,18 @@ def sampling_stage(c:dict, progress:bool=True):
         for name, (prior_name, w) in plan.items():
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
-            X, users = sample_embeddings(prior, "all", n=s.n, guidance_scale=w, scheduler=s.scheduler,
-                                         num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed), autocast=s.autocast)
+            if name == "REBECA" and s.diverse:                         # a varied set: a pool at low guidance, then a DPP (03_sampling)
+                try: d = Diverse(**s.diverse)
+                except TypeError as e: raise RebecaError(f"sampling.diverse: {e} (keys: oversample, guidance_scale, alpha, k, steps)") from None
+                X, users = sample_diverse(prior, selection_quality(c, d.k), "all", n=s.n, diverse=d, scheduler=s.scheduler,
+                                          num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed), autocast=s.autocast)
+                settings = dict(guidance_scale=d.guidance_scale, diverse=dataclasses.asdict(d))
+            else:
+                X, users = sample_embeddings(prior, "all", n=s.n, guidance_scale=w, scheduler=s.scheduler,
+                                             num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed), autocast=s.autocast)
+                settings = dict(guidance_scale=w)
             check_sample_scale(X, catalog, name)                      # stop before anything is decoded from it
-            save_samples(files[name], X, users, prior, guidance_scale=w, scheduler=s.scheduler, steps=s.steps, seed=s.seed)
+            save_samples(files[name], X, users, prior, scheduler=s.scheduler, steps=s.steps, seed=s.seed, **settings)
         mark_stage(folder, key)
     c["samples"], c["samp_key"] = files, key
 
@@ -398,7 +418,7 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
     "FID, CMMD and per-user CMMD of every samples set against the liked catalog, both pools decoded by the profile's decoder."
     from rebeca.decoding import RoundTrip
     from rebeca.embeddings import load_embeddings
-    from rebeca.metrics import frechet_distance, cmmd
+    from rebeca.metrics import frechet_distance, cmmd, per_user_diversity
     from rebeca.sampling import load_samples
     ratings = c["ratings"]
     ids, X, _ = load_embeddings(c["store"])
@@ -416,12 +436,23 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
         S, users, _ = load_samples(c["samples"][name])
         F = {k: rt(S) for k, rt in trips.items()}
         rows[name] = dict(FID=frechet_distance(fid_of(real), fid_of(F)), CMMD=cmmd(cmmd_of(real), cmmd_of(F)),
-                          CMMD_per_user=per_user(cmmd_of(F), users), images=len(S))
+                          CMMD_per_user=per_user(cmmd_of(F), users), Vendi=per_user_diversity(S, users, reference=X).vendi.mean(), images=len(S))
     n = c["P"].sampling.n
     pick, users = np.random.default_rng(0).integers(0, len(X), n * ratings.n_users), np.repeat(np.arange(ratings.n_users), n)
     rows["random catalog"] = dict(FID=frechet_distance(fid_of(real), fid_of(R)[pick]), CMMD=cmmd(cmmd_of(real), cmmd_of(R)[pick]),
-                                  CMMD_per_user=per_user(cmmd_of(R)[pick], users), images=len(pick))
+                                  CMMD_per_user=per_user(cmmd_of(R)[pick], users), Vendi=per_user_diversity(X[pick], users, reference=X).vendi.mean(),
+                                  images=len(pick))
     return rows
+
+def samples_vendi(c:dict, name:str) -> float:
+    "Mean per-user Vendi score of the embeddings behind the metrics row `name` (a samples set, or one decoded under a prompt); NaN for others."
+    from rebeca.embeddings import load_embeddings
+    from rebeca.metrics import per_user_diversity
+    from rebeca.sampling import load_samples
+    source = name if name in c["samples"] else name.rsplit("-", 1)[0]
+    if name.startswith("SD-") or source not in c["samples"]: return float("nan")     # the prompt alone has no embeddings
+    S, users, _ = load_samples(c["samples"][source])
+    return float(per_user_diversity(S, users, reference=load_embeddings(c["store"])[1]).vendi.mean())
 
 def _first_images(folder, k:int) -> np.ndarray:
     "Rows, in the folder's sorted image order, of the first `k` images of each user of a `decode_samples` folder."
@@ -471,6 +502,7 @@ def metrics_stage(c:dict, names=None):
             rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
                               images=len(G[m.fid]), real_images=len(real[m.fid]))
     table = pd.DataFrame(rows).T
+    if "Vendi" not in table: table["Vendi"] = [samples_vendi(c, name) for name in table.index]
     atomic_write(folder/"metrics.csv", table.to_csv())
     for name, df in tables_1_2(P, table).items(): save_table(df, out, name)       # Tables 1-2 need nothing after this stage
     mark_stage(folder, key)
@@ -494,7 +526,7 @@ def run_until(stage:str, profile, out, progress:bool=True) -> dict:
 # %% ../nbs/09a_stages.ipynb #f318d1ce
 def tables_1_2(P, m:pd.DataFrame) -> dict:
     "Tables 1 and 2 from the metrics table `m` of profile `P`."
-    cols = [x for x in ("FID", "CMMD", "CMMD_per_user") if x in m.columns]
+    cols = [x for x in ("FID", "CMMD", "CMMD_per_user", "Vendi") if x in m.columns]
     prompts = P.decoding.prompts
     if prompts and P.metrics.real == "images":             # the paper's: REBECA against SD1.5 prompted alone; REBECA and NoUE per prompt
         rows1 = {"REBECA": f"REBECA-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
@@ -516,6 +548,32 @@ def guidance_points(P, v:dict, m:pd.DataFrame) -> pd.DataFrame:
         if name in v["permutation_tests"] and metric in m.index:
             rows.append(dict(w=w, verifier_score=v["permutation_tests"][name]["score"], CMMD=m.loc[metric, "CMMD"]))
     return pd.DataFrame(rows, columns=["w", "verifier_score", "CMMD"]).set_index("w")
+
+def frontier_points(v:dict, m:pd.DataFrame) -> pd.DataFrame:
+    "The frontier's points: per samples set (and catalog baseline), per-user Vendi and true like rate (or, without a truth, the verifier score)."
+    if "ground_truth" in v:
+        gt = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
+        keep = [n for n in gt.index if n != "held-out likes"]           # a few items per user: not a set of the same size
+        return gt.loc[keep, ["vendi", "mean_true_like"]].rename(columns=dict(mean_true_like="like"))
+    rows = {n: dict(vendi=m.loc[n, "Vendi"], like=t["score"]) for n, t in v["permutation_tests"].items() if n in m.index and "Vendi" in m}
+    return pd.DataFrame(rows, columns=["vendi", "like"]).T if rows else pd.DataFrame(columns=["vendi", "like"])
+
+def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str="true like rate", ax=None):
+    "Like rate against per-user Vendi score: the guidance sweep as a line, every other set as a labelled point, the oracle's curve."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
+    sweep = points[points.index.str.startswith("REBECA_w")].sort_values("vendi")
+    if len(sweep):
+        ax.plot(sweep.vendi, sweep.like, "o-", color="C0", label="REBECA, guidance w")
+        for n, r in sweep.iterrows(): ax.annotate(n.removeprefix("REBECA_"), (r.vendi, r.like), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    for i, (n, r) in enumerate(points[~points.index.str.startswith("REBECA_w")].iterrows()):
+        ax.plot(r.vendi, r.like, "*" if n == "REBECA" else "s", ms=12 if n == "REBECA" else 6, color="C3" if n == "REBECA" else f"C{i + 4}")
+        ax.annotate(n, (r.vendi, r.like), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    if oracle is not None and len(oracle):
+        ax.plot(oracle.vendi, oracle.true_like, "--", color="grey", label="oracle: catalog drawn ∝ p_like^a")
+    ax.set_xlabel("per-user Vendi score (effective number of distinct items)"); ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
 
 def results(c:dict) -> dict:
     "Write the paper's tables and figures for a finished chain `c` (from `run_until('topics', ...)`); returns the tables."
@@ -554,5 +612,13 @@ def results(c:dict) -> dict:
             ax2 = axes[0].twinx(); ax2.plot(ws, [gt.loc[f"REBECA_w{w:g}", "mean_true_like"] for w in ws], "s--", color="C2")
             ax2.set_ylabel("true like rate (world)", color="C2")
         fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
+    # Figure 4, second view: like rate against diversity, each method and guidance scale a point, the oracle's curve
+    frontier = frontier_points(v, m)
+    if len(frontier):
+        tables["figure4_frontier"] = frontier
+        save_table(frontier, out, "figure4_frontier")
+        oracle = pd.DataFrame(v["ground_truth"]["oracle"]) if "oracle" in v.get("ground_truth", {}) else None
+        ax = plot_frontier(frontier, oracle, "true like rate (world)" if "ground_truth" in v else "verifier score")
+        ax.figure.tight_layout(); save_figure(ax.figure, out, "figure4_frontier"); plt.close(ax.figure)
     c["tables"] = tables
     return tables

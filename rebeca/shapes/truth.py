@@ -18,6 +18,7 @@ from PIL import Image
 from ..core import RebecaError
 from ..data import IMAGE_DIR, Ratings
 from ..embeddings import load_embeddings
+from ..metrics import per_user_diversity, vendi_score
 from ..verifier import GroundTruth, Verifier, auc, random_catalog, heldout_likes, verifier_top
 from ..topics import Captioner, KINDS, topic_hits
 from .world import (FACTORS, FACTORS_CSV, ShapesWorld, load_world, content_caption, style_caption)
@@ -26,13 +27,20 @@ from .scene import ShapesSceneDecoder, train_probe, read_factors, probe_accuracy
 from ..checkpoint import load_model
 
 # %% auto #0
-__all__ = ['FACTOR_COLUMNS', 'true_like', 'ground_truth_table', 'verifier_truth_agreement', 'ShapesTruth', 'ShapesCaptioner',
-           'catalog_factor_reader', 'shapes_captioner', 'factor_verdicts', 'truth_agreement']
+__all__ = ['FACTOR_COLUMNS', 'true_like', 'set_diversity', 'ground_truth_table', 'verifier_truth_agreement', 'ShapesTruth',
+           'ShapesCaptioner', 'catalog_factor_reader', 'shapes_captioner', 'factor_verdicts', 'truth_agreement']
 
 # %% ../../nbs/shapes/03_truth.ipynb #983bf70b
 def true_like(world, workers, factors:pd.DataFrame) -> np.ndarray:
     "The world's true P(like) of each (worker, factors row) pair."
     return world.p_like(np.asarray(workers), factors.reset_index(drop=True))
+
+def set_diversity(X, users, factors:pd.DataFrame, reference) -> dict:
+    "A set's mean per-user Vendi score (cosine of embeddings standardised by `reference`) and number of distinct scenes."
+    users = np.asarray(users)
+    scenes = pd.DataFrame({k: factors[k].to_numpy() for k in FACTORS}).assign(user=users).drop_duplicates()
+    return dict(vendi=float(per_user_diversity(X, users, reference=reference).vendi.mean()),
+                scenes=float(scenes.groupby("user").size().mean()))
 
 def ground_truth_table(scores:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "`scores`: method -> (owners, true like per image). Returns (per-user means, pooled summary)."
@@ -111,7 +119,7 @@ def _probe(self:ShapesTruth, ids, X, autoencoder, out, on_originals:bool, progre
 @patch
 def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:dict, out, decoder=None, images:dict|None=None,
            progress:bool=True) -> dict:
-    "True like rates of each samples set (name -> (embeddings, users)), decoded by `decoder` (`images`: name -> the decoded images)."
+    "True like rates and diversity of each samples set (name -> (embeddings, users)), decoded by `decoder` (`images`: name -> the decoded images)."
     ids, X, record = load_embeddings(store)
     checkpoint = record["embedder"].get("checkpoint")
     if record["embedder"].get("name") != "shapes-autoencoder" or not checkpoint:
@@ -120,11 +128,12 @@ def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:
     scene = isinstance(decoder, ShapesSceneDecoder)
     probe, factors, catalog_images, probe_report = self._probe(ids, X, autoencoder, out, on_originals=scene, progress=progress)
     world, workers, out = self.world, np.asarray(ratings.workers), Path(out)
-    scores, via_probe, painted = {}, {}, {}
+    scores, via_probe, painted, diversity = {}, {}, {}, {}
     for name, (S, users) in samples.items():
         decoded = (images or {}).get(name)
         read = read_factors(probe, decoded if decoded is not None else _decode_tensors(autoencoder, S))
         scores[name] = (users, true_like(world, workers[users], read))
+        diversity[name] = set_diversity(S, users, read, X)
         read.assign(user=users).to_csv(out/f"factors_{name}.csv", index=False)
         if scene: painted[name] = _agreement(decoder.read(S), read)     # does the probe read back what was painted?
     catalog = {"random catalog": random_catalog(ids, ratings.n_users, self.n_catalog, self.seed),
@@ -133,18 +142,41 @@ def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:
     read_catalog = read_factors(probe, catalog_images)
     for name, (rows, users) in catalog.items():
         scores[name] = (users, true_like(world, workers[users], factors.iloc[rows]))
+        diversity[name] = set_diversity(X[rows], users, factors.iloc[rows], X)
         via_probe[name] = float(true_like(world, workers[users], read_catalog.iloc[rows]).mean())
     per_user, pooled = ground_truth_table(scores)
     pooled["via_probe"] = pd.Series(via_probe)
+    pooled = pooled.join(pd.DataFrame(diversity).T)
     per_user.to_csv(out/"ground_truth_per_user.csv")
     agreement = verifier_truth_agreement(verifier, world, ratings, ids, X, factors)
     agreement.to_csv(out/"verifier_truth_agreement.csv", index=False)
     return dict(probe=probe_report, decoder=decoder.name if decoder is not None else "shapes",
                 **({"probe_reads_painted": painted} if painted else {}),
                 table=pooled.reset_index(names="method").to_dict("records"),
+                oracle=self.oracle_frontier(ratings, ids, X).to_dict("records"),
                 users_beating={f"{a} > {b}": float((per_user[a] > per_user[b]).mean()) for a in samples for b in per_user.columns if b != a},
                 verifier_truth=dict(spearman_mean=float(agreement.spearman.mean()), spearman_min=float(agreement.spearman.min()),
                                     top_decile_auc_mean=float(agreement.top_decile_auc.mean())))
+
+# %% ../../nbs/shapes/03_truth.ipynb #118fe0dd
+@patch
+def oracle_frontier(self:ShapesTruth, ratings:Ratings, ids:list, X, exponents=(0, 1, 2, 4, 8, 16, 32, 64, np.inf), n:int|None=None) -> pd.DataFrame:
+    "Per exponent a: the true like rate and per-user Vendi score of n catalog images per user drawn with probability ∝ p_like^a (inf: the top n)."
+    n = n or self.n_catalog
+    factors = self.world.factors.set_index("image").loc[list(ids)].reset_index()
+    rng = np.random.default_rng(self.seed)
+    P = np.stack([true_like(self.world, np.full(len(ids), w), factors) for w in ratings.workers])
+    rows = []
+    for a in exponents:
+        like, vendi = [], []
+        for p in P:
+            if np.isinf(a): pick = np.argsort(-p)[:n]
+            else:
+                w = np.exp(a * np.log(np.clip(p, 1e-300, None)) - a * np.log(p.max()))
+                pick = rng.choice(len(p), n, replace=False, p=w / w.sum())
+            like.append(p[pick].mean()); vendi.append(vendi_score(X[pick], reference=X))
+        rows.append(dict(exponent=float(a), true_like=float(np.mean(like)), vendi=float(np.mean(vendi))))
+    return pd.DataFrame(rows)
 
 # %% ../../nbs/shapes/03_truth.ipynb #364fa62e
 def _sha256(data:bytes) -> str: return hashlib.sha256(data).hexdigest()
