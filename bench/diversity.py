@@ -9,9 +9,10 @@ Every row samples 30 embeddings for each user of the run's prior, reads what the
 
 Rows: plain guidance at several w; guidance in a limited interval of noise levels (Kynkaanniemi et al. 2024); a guidance
 scale rising over the steps; adaptive projected guidance (Sadat et al. 2024); particle guidance, a repulsion between a
-user's samples (Corso et al. 2024); and `sample_diverse`, a pool at low guidance with a quality-weighted DPP selection
-(verifier read through the 20 nearest catalog items, or read on the sample itself), at several pool sizes and alphas;
-then the oracle, catalog images drawn with probability proportional to p_like^a.
+user's samples (Corso et al. 2024); and the selection of `sample_diverse`: a pool at low guidance, scored by the
+verifier (on the sample itself; as the mean over its 20 nearest catalog items; or through the round trip, its decoded
+image embedded again, over its 10 nearest catalog items), then a quality-weighted DPP keeps 30, at several pool sizes
+and alphas; then the oracle, catalog images drawn with probability proportional to p_like^a.
 
     python bench/diversity.py RUN            # RUN: a `rebeca reproduce --profile shapes` folder (prior, embeddings, verify, decoded)
     python bench/diversity.py RUN --quick    # fewer rows
@@ -28,7 +29,9 @@ from rebeca.data import prepare_ratings
 from rebeca.embeddings import load_embeddings
 from rebeca.metrics import per_user_diversity
 from rebeca.prior import NULL_RATING
-from rebeca.sampling import Diverse, TrainedPrior, knn_quality, make_sampler_scheduler, sample_diverse, sample_embeddings
+from rebeca.decoding import RoundTrip
+from rebeca.embeddings import store_embedder
+from rebeca.sampling import TrainedPrior, knn_quality, make_sampler_scheduler, sample_embeddings, select_diverse
 from rebeca.shapes.scene import ShapesSceneDecoder
 from rebeca.shapes.truth import ShapesTruth
 from rebeca.shapes.world import FACTORS, load_world
@@ -112,16 +115,21 @@ def main():
         for w, rep in ((5, 20.0), (5, 100.0), (10, 20.0), (10, 100.0)):
             (X, u), s = timed(lambda: guided(prior, 30, cfg(w), repel=rep)); score("particle guidance", X, u, s, w=w, repel=rep)
     P_catalog = verifier.probabilities(C)
-    on_sample = lambda X, users: verifier.probabilities(X)[users, np.arange(len(users))]
-    qualities = {"verifier kNN-20": knn_quality(P_catalog, C, k=20)} | ({} if a.quick else {"verifier on sample": on_sample})
-    settings = ((10, 1.0, (4, 8, 16)), (30, 1.0, (4, 8, 16))) if not a.quick else ((10, 1.0, (8, 16)),)
-    for qname, quality in qualities.items():
-        for over, wp, alphas in settings:
-            if qname != "verifier kNN-20" and over != 10: continue
-            for alpha in alphas:
-                d = Diverse(oversample=over, guidance_scale=wp, alpha=alpha, steps=25)
-                (X, u), s = timed(lambda: sample_diverse(prior, quality, "all", 30, d, scheduler="ddim", num_inference_steps=50))
-                score(f"select ({qname})", X, u, s, oversample=over, pool_w=wp, alpha=alpha, pool_steps=25)
+    trip = RoundTrip(decoder, store_embedder(run/"embeddings"))
+    pools = ((10, 1.0), (30, 1.0)) if not a.quick else ((10, 1.0),)
+    for over, wp in pools:                     # one pool per size; every quality and alpha selects from the same pool
+        (pool, owner), s_pool = timed(lambda: sample_embeddings(prior, "all", 30 * over, guidance_scale=wp, scheduler="ddim", num_inference_steps=25))
+        (R, s_trip) = timed(lambda: trip(pool))
+        qualities = {"verifier, 20 nearest": (knn_quality(P_catalog, C, k=20)(pool, owner), 0.0),
+                     "verifier, round trip, 10 nearest": (knn_quality(P_catalog, C, k=10)(R, owner), s_trip)}
+        if over == 10 and not a.quick:
+            qualities["verifier on the sample"] = (verifier.probabilities(pool)[owner, np.arange(len(owner))], 0.0)
+        for qname, (q, s_q) in qualities.items():
+            for alpha in ((4, 8, 16) if not a.quick else (8,)):
+                keep, s_sel = timed(lambda: np.concatenate([np.flatnonzero(owner == j)[select_diverse(pool[owner == j], q[owner == j], 30, alpha,
+                                                            reference=(prior.model.embed_mean.numpy(), prior.model.embed_std.numpy()))]
+                                                            for j in range(prior.n_users)]))
+                score(f"select: {qname}", pool[keep], owner[keep], s_pool + s_q + s_sel, oversample=over, pool_w=wp, alpha=alpha)
     ratings = prepare_ratings(run/"world", min_likes=100, n_val=10, n_test=10)
     oracle = ShapesTruth(world).oracle_frontier(ratings, ids, C)
     for r in oracle.itertuples():

@@ -244,17 +244,41 @@ def sample_command(prior:Path, # the run folder (`rebeca train`)
                    users:str="all", # 'all', or comma-separated user indices or worker ids
                    rating:str="like", # the rating to condition on: 'like' or 'dislike'
                    seed:int=0, # the same seed gives the same file
+                   diverse:bool=False, # a varied set: a pool at --pool-guidance, then a DPP keeps --n per user (needs --verifier, --catalog)
+                   verifier:Path=None, # with --diverse: a trained verifier's folder (holding model/), the quality of a sample
+                   catalog:Path=None, # with --diverse: the embedding store the verifier scores (a sample's quality is its 20 nearest items')
+                   oversample:int=30, # with --diverse: pool samples per kept sample
+                   pool_guidance:float=1.0, # with --diverse: the pool's guidance scale
+                   alpha:float=8.0, # with --diverse: the weight of quality against variety
                    sampling:dict=None, device:str=None, quiet:bool=False):
     "Sample personalised embeddings from a trained prior."
     import torch
     from rebeca.core import default_device
-    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples
+    from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, Diverse, sample_diverse, knn_quality
     if rating not in ("like", "dislike"): raise RebecaError(f"--rating {rating!r}: expected 'like' or 'dislike'")
+    if diverse and (verifier is None or catalog is None):
+        raise RebecaError("--diverse needs --verifier (a trained verifier's folder) and --catalog (the embedding store it scores)")
     trained = TrainedPrior(prior, device=default_device(device))
-    X, u = sample_embeddings(trained, "all" if users == "all" else users.split(","), rating=1 if rating == "like" else 0,
-                             generator=torch.Generator().manual_seed(seed), progress=not quiet, **sampling)
+    who = "all" if users == "all" else users.split(",")
+    extra = {}
+    if diverse:
+        from rebeca.checkpoint import load_model
+        from rebeca.embeddings import load_embeddings
+        from rebeca.verifier import Verifier
+        if not (Path(verifier)/"model").is_dir(): raise RebecaError(f"--verifier {verifier}: no trained verifier here (no model/ folder)")
+        v = load_model(Verifier, Path(verifier)/"model").eval()
+        if v.config.n_users != trained.n_users: raise RebecaError(f"--verifier {verifier}: it knows {v.config.n_users} users and the prior {trained.n_users}")
+        C = load_embeddings(catalog)[1]
+        d = Diverse(oversample=oversample, guidance_scale=pool_guidance, alpha=alpha)
+        kw = {k: v_ for k, v_ in sampling.items() if k not in ("n", "guidance_scale")}
+        X, u = sample_diverse(trained, knn_quality(v.probabilities(C), C, k=d.k), who, sampling["n"], d, reference=C,
+                              rating=1 if rating == "like" else 0, generator=torch.Generator().manual_seed(seed), progress=not quiet, **kw)
+        extra = dict(diverse=dataclasses.asdict(d))
+    else:
+        X, u = sample_embeddings(trained, who, rating=1 if rating == "like" else 0,
+                                 generator=torch.Generator().manual_seed(seed), progress=not quiet, **sampling)
     save_samples(out, X, u, trained, guidance_scale=sampling["guidance_scale"], scheduler=sampling["scheduler"],
-                 steps=sampling["num_inference_steps"], seed=seed, rating=rating, n=sampling["n"])
+                 steps=sampling["num_inference_steps"], seed=seed, rating=rating, n=sampling["n"], **extra)
     print(f"{len(X)} embeddings ({sampling['n']} for each of {len(set(u.tolist()))} users, dim {X.shape[1]}) written to {out}")
 
 # %% ../nbs/10_cli.ipynb #2574f4b3
@@ -398,12 +422,13 @@ def recommend_command(model:Path, # the recommender's folder (`rebeca fit`)
                       k:int=10, # items per user
                       include_seen:bool=False, # also recommend items the user has rated
                       seed:int=0, # the same seed gives the same lists
+                      diverse:bool=False, # generate a varied set per user first (`sample_diverse`, with the recommender's verifier)
                       out:Path=None, # a CSV file for the lists (default: print them)
                       quiet:bool=False):
     "Recommend catalog items: generate liked embeddings for each user, then retrieve the nearest items."
     from rebeca.recommend import Recommender
     rec = Recommender.load(model)
-    table = rec.recommend("all" if users == "all" else users.split(","), k=k, exclude_seen=not include_seen, seed=seed)
+    table = rec.recommend("all" if users == "all" else users.split(","), k=k, exclude_seen=not include_seen, seed=seed, diverse=diverse)
     if out is None: print(table.to_string(index=False))
     else:
         from rebeca.core import atomic_write

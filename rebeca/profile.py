@@ -79,8 +79,9 @@ class SamplingSection:
     sweep: list[float] = field(default_factory=lambda: [3.5, 5.0, 7.5, 10.0, 12.5, 15.0])   # Figure 4's guidance scales
     seed: int = 0
     autocast: bool | None = None    # the prior in bf16 (None: on a GPU; the authors sampled in fp32)
-    diverse: dict[str, float] | None = None   # REBECA's set by `sample_diverse` (03_sampling): oversample, guidance_scale, alpha, k, steps
-                                    # (a pool at low guidance, a DPP keeps n per user); None: plain guidance at guidance_scale, the paper's
+    diverse: dict[str, float | bool] | None = None   # REBECA's set by `sample_diverse` (03_sampling): oversample, guidance_scale, alpha, k,
+                                    # steps, round_trip (a pool at low guidance, a DPP keeps n per user; round_trip: quality read through
+                                    # the decoded image); None: plain guidance at guidance_scale, the paper's
 
 @dataclass
 class DecodingSection:

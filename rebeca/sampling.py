@@ -180,8 +180,9 @@ def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for
                 catalog, # (n_items, dim) the catalog's embeddings
                 k:int=20, # catalog neighbours per sample
                 reference=None, # standardise dimensions by this matrix (default: the catalog itself)
+                round_trip=None, # optional X -> the embeddings of X's decoded images (a `RoundTrip`, 04_decoding): neighbours of those
                ):
-    "A quality function (X, users) -> (N,): the mean of `scores[user]` over the `k` catalog items nearest each row."
+    "A quality function (X, users) -> (N,): the mean of `scores[user]` over the `k` catalog items nearest each row (or its round trip)."
     scores, catalog = np.asarray(scores, dtype=np.float64), np.asarray(catalog)
     if scores.shape[1] != len(catalog): raise RebecaError(f"scores cover {scores.shape[1]} items and the catalog has {len(catalog)}")
     reference = catalog if reference is None else reference
@@ -189,6 +190,7 @@ def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for
     k = min(k, len(catalog))
     def quality(X, users) -> np.ndarray:
         users = np.asarray(users)
+        if round_trip is not None: X = round_trip(X)
         S = unit_rows(X, reference).astype(np.float32) @ Zc.T
         nearest = np.argpartition(-S, k - 1, axis=1)[:, :k]
         return scores[users[:, None], nearest].mean(1)

@@ -185,8 +185,8 @@ def prior_stage(c:dict, progress:bool=True):
         c["priors"][name] = (folder, key)
 
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
-def selection_quality(c:dict, k:int=20):
-    "The quality that `sample_diverse` selects by: `knn_quality` of a verifier trained on the run's training ratings, into `samples/selector`."
+def selection_quality(c:dict, k:int=20, round_trip:bool=False):
+    "The quality `sample_diverse` selects by: `knn_quality` of a verifier trained on the run's ratings (into `samples/selector`), through the decoder if `round_trip`."
     from rebeca.embeddings import load_embeddings
     from rebeca.sampling import knn_quality
     from rebeca.verifier import train_verifier
@@ -194,7 +194,12 @@ def selection_quality(c:dict, k:int=20):
     ids, X, _ = load_embeddings(c["store"])
     verifier, _ = train_verifier(c["ratings"], ids, X, out=Path(c["out"])/"samples"/"selector", latent_dim=v.latent_dim,
                                  standardise=v.standardise, optimizer=v.optimizer, progress=False)
-    return knn_quality(verifier.probabilities(X), X, k=k)
+    trip = None
+    if round_trip:
+        from rebeca.decoding import RoundTrip
+        from rebeca.embeddings import store_embedder
+        trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c["store"]))
+    return knn_quality(verifier.probabilities(X), X, k=k, round_trip=trip)
 
 def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
@@ -216,9 +221,11 @@ def sampling_stage(c:dict, progress:bool=True):
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
             if name == "REBECA" and s.diverse:                         # a varied set: a pool at low guidance, then a DPP (03_sampling)
-                try: d = Diverse(**s.diverse)
-                except TypeError as e: raise RebecaError(f"sampling.diverse: {e} (keys: oversample, guidance_scale, alpha, k, steps)") from None
-                X, users = sample_diverse(prior, selection_quality(c, d.k), "all", n=s.n, diverse=d, scheduler=s.scheduler,
+                options = dict(s.diverse)
+                trip = bool(options.pop("round_trip", False))
+                try: d = Diverse(**options)
+                except TypeError as e: raise RebecaError(f"sampling.diverse: {e} (keys: oversample, guidance_scale, alpha, k, steps, round_trip)") from None
+                X, users = sample_diverse(prior, selection_quality(c, d.k, trip), "all", n=s.n, diverse=d, scheduler=s.scheduler,
                                           num_inference_steps=s.steps, generator=torch.Generator().manual_seed(s.seed), autocast=s.autocast)
                 settings = dict(guidance_scale=d.guidance_scale, diverse=dataclasses.asdict(d))
             else:
