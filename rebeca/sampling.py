@@ -188,12 +188,15 @@ def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for
     reference = catalog if reference is None else reference
     Zc = unit_rows(catalog, reference, "catalog").astype(np.float32)
     k = min(k, len(catalog))
-    def quality(X, users) -> np.ndarray:
+    def quality(X, users, block:int=2048) -> np.ndarray:
         users = np.asarray(users)
         if round_trip is not None: X = round_trip(X)
-        S = unit_rows(X, reference).astype(np.float32) @ Zc.T
-        nearest = np.argpartition(-S, k - 1, axis=1)[:, :k]
-        return scores[users[:, None], nearest].mean(1)
+        Z = unit_rows(X, reference).astype(np.float32)
+        out = np.empty(len(Z))
+        for i in range(0, len(Z), block):                  # (block, n_items) similarities at a time, not (N, n_items)
+            nearest = np.argpartition(-(Z[i:i + block] @ Zc.T), k - 1, axis=1)[:, :k]
+            out[i:i + block] = scores[users[i:i + block, None], nearest].mean(1)
+        return out
     return quality
 
 # %% ../nbs/03_sampling.ipynb #90d676f7

@@ -451,15 +451,14 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
                                   images=len(pick))
     return rows
 
-def samples_vendi(c:dict, name:str) -> float:
-    "Mean per-user Vendi score of the embeddings behind the metrics row `name` (a samples set, or one decoded under a prompt); NaN for others."
-    from rebeca.embeddings import load_embeddings
+def samples_vendi(c:dict, name:str, catalog) -> float:
+    "Mean per-user Vendi score (dimensions standardised by `catalog`) of the samples behind the metrics row `name` (a set, or one decoded under a prompt); NaN for others."
     from rebeca.metrics import per_user_diversity
     from rebeca.sampling import load_samples
     source = name if name in c["samples"] else name.rsplit("-", 1)[0]
     if name.startswith("SD-") or source not in c["samples"]: return float("nan")     # the prompt alone has no embeddings
     S, users, _ = load_samples(c["samples"][source])
-    return float(per_user_diversity(S, users, reference=load_embeddings(c["store"])[1]).vendi.mean())
+    return float(per_user_diversity(S, users, reference=catalog).vendi.mean())
 
 def _first_images(folder, k:int) -> np.ndarray:
     "Rows, in the folder's sorted image order, of the first `k` images of each user of a `decode_samples` folder."
@@ -509,7 +508,10 @@ def metrics_stage(c:dict, names=None):
             rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
                               images=len(G[m.fid]), real_images=len(real[m.fid]))
     table = pd.DataFrame(rows).T
-    if "Vendi" not in table: table["Vendi"] = [samples_vendi(c, name) for name in table.index]
+    if "Vendi" not in table:
+        from rebeca.embeddings import load_embeddings
+        catalog = load_embeddings(c["store"])[1]
+        table["Vendi"] = [samples_vendi(c, name, catalog) for name in table.index]
     atomic_write(folder/"metrics.csv", table.to_csv())
     for name, df in tables_1_2(P, table).items(): save_table(df, out, name)       # Tables 1-2 need nothing after this stage
     mark_stage(folder, key)
