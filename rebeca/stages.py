@@ -558,13 +558,15 @@ def guidance_points(P, v:dict, m:pd.DataFrame) -> pd.DataFrame:
             rows.append(dict(w=w, verifier_score=v["permutation_tests"][name]["score"], CMMD=m.loc[metric, "CMMD"]))
     return pd.DataFrame(rows, columns=["w", "verifier_score", "CMMD"]).set_index("w")
 
-def frontier_points(v:dict, m:pd.DataFrame) -> pd.DataFrame:
+def frontier_points(v:dict, m:pd.DataFrame, prompt:str|None=None) -> pd.DataFrame:
     "The frontier's points: per samples set (and catalog baseline), per-user Vendi and true like rate (or, without a truth, the verifier score)."
     if "ground_truth" in v:
         gt = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
         keep = [n for n in gt.index if n != "held-out likes"]           # a few items per user: not a set of the same size
         return gt.loc[keep, ["vendi", "mean_true_like"]].rename(columns=dict(mean_true_like="like"))
-    rows = {n: dict(vendi=m.loc[n, "Vendi"], like=t["score"]) for n, t in v["permutation_tests"].items() if n in m.index and "Vendi" in m}
+    row = lambda n: n if n in m.index else f"{n}-{prompt}"                  # a set, or the same set decoded under the first prompt
+    rows = {n: dict(vendi=m.loc[row(n), "Vendi"], like=t["score"]) for n, t in v["permutation_tests"].items()
+            if row(n) in m.index and "Vendi" in m and not n.endswith("(round trip)")}
     return pd.DataFrame(rows, columns=["vendi", "like"]).T if rows else pd.DataFrame(columns=["vendi", "like"])
 
 def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str="true like rate", ax=None):
@@ -622,7 +624,7 @@ def results(c:dict) -> dict:
             ax2.set_ylabel("true like rate (world)", color="C2")
         fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
     # Figure 4, second view: like rate against diversity, each method and guidance scale a point, the oracle's curve
-    frontier = frontier_points(v, m)
+    frontier = frontier_points(v, m, P.decoding.prompts[0] if P.decoding.prompts else None)
     if len(frontier):
         tables["figure4_frontier"] = frontier
         save_table(frontier, out, "figure4_frontier")
