@@ -567,7 +567,7 @@ def frontier_points(v:dict, m:pd.DataFrame, prompt:str|None=None) -> pd.DataFram
     row = lambda n: n if n in m.index else f"{n}-{prompt}"                  # a set, or the same set decoded under the first prompt
     rows = {n: dict(vendi=m.loc[row(n), "Vendi"], like=t["score"]) for n, t in v["permutation_tests"].items()
             if row(n) in m.index and "Vendi" in m and not n.endswith("(round trip)")}
-    return pd.DataFrame(rows, columns=["vendi", "like"]).T if rows else pd.DataFrame(columns=["vendi", "like"])
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["vendi", "like"])
 
 def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str="true like rate", ax=None):
     "Like rate against per-user Vendi score: the guidance sweep as a line, every other set as a labelled point, the oracle's curve."
