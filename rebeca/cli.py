@@ -19,7 +19,7 @@ __all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT',
            'REPRODUCE', 'COMMANDS', 'FIT', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
            'world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
            'verify_command', 'reproduce_command', 'store_command', 'fit_command', 'recommend_command',
-           'evaluate_command']
+           'evaluate_command', 'fold_in_command']
 
 # %% ../nbs/10_cli.ipynb #1a9a0ab6
 def _choices(choices):
@@ -117,7 +117,7 @@ COMMANDS = {}
 def command(*groups, choices:dict|None=None):
     "Register the decorated `<name>_command` as `rebeca <name>`, with the options of its parameters and of `groups`."
     def register(f):
-        COMMANDS[f.__name__.removesuffix("_command")] = (f, groups, choices or {})
+        COMMANDS[f.__name__.removesuffix("_command").replace("_", "-")] = (f, groups, choices or {})
         return f
     return register
 
@@ -452,6 +452,44 @@ def evaluate_command(model:Path, # the recommender's folder (`rebeca fit`)
     if out is not None:
         from rebeca.core import atomic_write
         atomic_write(out, ev.table.to_csv()); print(f"table written to {out}")
+
+# %% ../nbs/10_cli.ipynb #f01d3001
+@command(QUIET, choices=dict(init="rebeca.foldin:INITS"))
+def fold_in_command(prior:Path, # a prior run (`rebeca train`, or a reproduction's prior/REBECA), or a recommender's folder (`rebeca fit`)
+                    ratings:Path, # the new users' ratings (.csv or .parquet), one row per (user, item, rating)
+                    embeddings:Path=None, # the embedding store the prior was trained on (default: the one its prior.json records)
+                    out:Path=None, # write the grown prior (or recommender) here (default: in place)
+                    user:str="user", # the ratings' column of user ids
+                    item:str="item", # its column of item ids
+                    rating:str="rating", # its column of ratings (numbers on any scale, or booleans: the like itself)
+                    like_threshold:float=None, # a rating at or above this is a like (default: the recommender's, else 4)
+                    replace:bool=False, # users the prior has already: learn their rows again from these ratings
+                    init:str="nearest", # the new rows' start: borrowed from the 'nearest' users, the 'mean' user, or the 'null' user
+                    steps:int=200, # optimisation steps of the new rows (0: the amortised estimate alone)
+                    seed:int=0, quiet:bool=False):
+    "Add users who arrived after training to a prior or a recommender, from their ratings, learning only their own rows."
+    from rebeca.foldin import fold_in, save_prior
+    from rebeca.sampling import TrainedPrior
+    columns = dict(user=user, item=item, rating=rating)
+    options = dict(replace=replace, init=init, steps=steps, seed=seed, progress=not quiet)
+    if (Path(prior)/"recommender.json").is_file():
+        from rebeca.recommend import Recommender
+        rec = Recommender.load(prior)
+        if out is not None: rec = Recommender.load(rec.save(out))
+        report = rec.add_user(ratings, columns=columns, like_threshold=like_threshold, **options)
+        where = rec.folder
+    else:
+        from rebeca.embeddings import load_embeddings
+        trained = TrainedPrior(prior)
+        store = embeddings or trained.meta.get("embeddings")
+        if store is None: raise RebecaError(f"--prior {prior}: its prior.json records no embedding store; pass --embeddings")
+        ids, X, _ = load_embeddings(store)
+        report = fold_in(trained, ratings, ids, X, columns=columns, like_threshold=4 if like_threshold is None else like_threshold, **options)
+        where = save_prior(trained, out)
+    print(report[["worker", "user", "ratings", "likes", "init", "steps", "seconds"]].to_string(index=False))
+    print(f"{len(report)} users folded into {where}; sample them with `rebeca sample --prior {where} --users {report.worker.iloc[0]} ...`"
+          if not (Path(where)/"recommender.json").is_file() else
+          f"{len(report)} users folded into {where}; `rebeca recommend --model {where} --users {report.worker.iloc[0]}` recommends for them")
 
 # %% ../nbs/10_cli.ipynb #777cccf3
 if __name__ == "__main__": sys.exit(main())

@@ -299,6 +299,7 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
                        ks=KS, # numbers of ratings to fold in from (None: all)
                        methods:dict|None=None, # name -> `fold_in` options (default: METHODS)
                        n:int=30, guidance_scale:float=10.0, steps:int=50, scheduler:str="ddim", # how the folded-in users are sampled
+                       repeats:int=1, # independent draws of k ratings per user (each folded in as a user of its own), averaged
                        seed:int=0, progress:bool=True) -> dict:
     "Hold users out, train on the rest, fold each back in from k ratings by each method and sample them; the files and times it made."
     out, methods = Path(out), METHODS if methods is None else methods
@@ -317,7 +318,9 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
         train_prior(prior_dataset(base, ids, X), run, config, resume=(run/"checkpoint").is_dir(), progress=progress)
         atomic_write(out/"prior.done", json.dumps(dict(held=held.tolist(), workers=[str(ratings.workers[u]) for u in held])))
     train = ratings.df[(ratings.df.split == "train") & ratings.df.user.isin(held)]
-    draws = {_k_name(k): pd.concat([draw_ratings(g, k, seed=[seed, int(u), k or 0]) for u, g in train.groupby("user")]) for k in ks}
+    label = lambda w, r: str(w) if r == 0 else f"{w}~{r + 1}"            # the r-th draw's stand-in user
+    draws = {_k_name(k): pd.concat([draw_ratings(g, k, seed=[seed, int(u), k or 0, r]).assign(draw=r, label=label(g.worker.iloc[0], r))
+                                    for r in range(repeats if k else 1) for u, g in train.groupby("user")]) for k in ks}
     (out/"sets").mkdir(parents=True, exist_ok=True)
     times = pd.read_csv(out/"times.csv") if (out/"times.csv").is_file() else pd.DataFrame(columns=["method", "k", "worker", "seconds"])
     files = {}
@@ -328,11 +331,12 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
         if files[name].is_file(): continue
         prior = TrainedPrior(run)
         table = draws[_k_name(k)]
-        table = pd.DataFrame(dict(user=table.worker.astype(str), item=table.image.astype(str), rating=table.like.astype(bool)))
+        owner_of = dict(zip(table.label, table.user))
+        table = pd.DataFrame(dict(user=table.label, item=table.image.astype(str), rating=table.like.astype(bool)))
         report = fold_in(prior, table, ids, X, seed=seed, **methods[m])
         S, users = sample_embeddings(prior, report.user.to_numpy(), n, guidance_scale=guidance_scale, scheduler=scheduler,
                                      num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
-        owners = np.repeat(held, n)                                   # the held-out users' indices in `ratings`
+        owners = np.repeat([owner_of[w] for w in report.worker], n)   # the held-out users' indices in `ratings`
         save_tensors({"embeddings": torch.from_numpy(np.ascontiguousarray(S)), "users": torch.from_numpy(owners)}, files[name],
                      {"rebeca": json.dumps(dict(workers=[str(ratings.workers[u]) for u in owners], method=m, k=_k_name(k),
                                                 guidance_scale=guidance_scale, n=n, seed=seed, options=methods[m]), sort_keys=True)})

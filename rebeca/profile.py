@@ -19,8 +19,8 @@ from .data import RATINGS_CSV, IMAGE_DIR
 # %% auto #0
 __all__ = ['PerKind', 'PROFILES_DIR', 'OVERLAYS', 'PIPELINE', 'STAGES', 'FLICKR_AES_URL', 'WorldSection', 'DataSection',
            'EmbeddingsSection', 'PriorSection', 'SamplingSection', 'DecodingSection', 'VerifierSection',
-           'TopicsSection', 'MetricsSection', 'Profile', 'profile_from_dict', 'known_profiles', 'load_profile',
-           'stages_of', 'notebooks_of', 'missing_inputs']
+           'TopicsSection', 'MetricsSection', 'FoldInSection', 'Profile', 'profile_from_dict', 'known_profiles',
+           'load_profile', 'stages_of', 'notebooks_of', 'missing_inputs']
 
 # %% ../nbs/09_profile.ipynb #a02e1be3
 @dataclass
@@ -134,6 +134,16 @@ class MetricsSection:
     real_pool: str = "likes"        # which liked images: 'likes' (every like of the kept users) or 'test-likes' (the test split's)
     real_size: int | None = None    # resize the real images to this square size first (None: as they are; the authors: 512)
 
+@dataclass
+class FoldInSection:
+    "New users without retraining (`13_fold_in`): a share of users held out of training, then folded back in from k ratings."
+    holdout: float = 0.25           # the share of users held out of training
+    ks: list[int] = field(default_factory=lambda: [5, 10, 20, 50, 0])   # ratings to fold each held-out user in from (0: all)
+    steps: int = 200                # the fold-in's optimisation steps (the amortised estimate takes none)
+    repeats: int = 1                # independent draws of k ratings per held-out user, averaged
+    guidance_scale: float | None = None   # the folded-in users' guidance (None: sampling.guidance_scale)
+    n: int | None = None            # samples per folded-in user (None: sampling.n)
+
 # %% ../nbs/09_profile.ipynb #cd2bf7b9
 @dataclass
 class Profile:
@@ -148,6 +158,7 @@ class Profile:
     verifier: VerifierSection = field(default_factory=VerifierSection)
     topics: TopicsSection = field(default_factory=TopicsSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    fold_in: FoldInSection | None = None   # the fold-in experiment; None: not run
     tiny: bool = False              # tiny random stand-ins for the pretrained models (smoke runs)
     overlays: list[str] = field(default_factory=list)   # the overlays merged in, in order
 
@@ -201,7 +212,7 @@ def profile_from_dict(raw:dict, where:str="profile") -> Profile:
         if cls is None:
             try: values[k] = _conform(v, hint)
             except TypeError: raise RebecaError(f"{where}: {k}: {v!r} is not {_typename(hint)}") from None
-        else: values[k] = None if v is None and k == "world" else _section(cls, v, f"{where}: {k}")
+        else: values[k] = None if v is None and k in ("world", "fold_in") else _section(cls, v, f"{where}: {k}")
     return Profile(**values)
 
 # %% ../nbs/09_profile.ipynb #585a1ea0
@@ -243,12 +254,12 @@ def load_profile(name_or_path="shapes", quick:bool=False, overlays=()) -> Profil
 # %% ../nbs/09_profile.ipynb #59787491
 PIPELINE = (("world", "shapes/00_world"), ("data", "00_data"), ("embeddings", "01_embeddings"), ("prior", "02_prior"),
             ("sampling", "03_sampling"), ("decoding", "04_decoding"), ("verifier", "05_verifier"), ("metrics", "07_metrics"),
-            ("topics", "06_topics"), ("results", "08_results"))
+            ("topics", "06_topics"), ("fold_in", "13_fold_in"), ("results", "08_results"))
 STAGES = tuple(stage for stage, _ in PIPELINE)
 
 def stages_of(profile:Profile) -> list:
     "The stages `profile` runs, in order."
-    return [s for s in STAGES if s != "world" or profile.world is not None]
+    return [s for s in STAGES if (s != "world" or profile.world is not None) and (s != "fold_in" or profile.fold_in is not None)]
 
 def notebooks_of(profile:Profile) -> list:
     "The notebooks `profile` runs, in order."

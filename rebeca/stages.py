@@ -23,8 +23,8 @@ from .profile import load_profile, stages_of, STAGES
 __all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
            'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'selection_quality',
            'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage',
-           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'run_until', 'tables_1_2', 'guidance_points',
-           'frontier_points', 'plot_frontier', 'results']
+           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2',
+           'guidance_points', 'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -517,6 +517,56 @@ def metrics_stage(c:dict, names=None):
     mark_stage(folder, key)
     c["metrics"] = table
 
+# %% ../nbs/09a_stages.ipynb #f01d2002
+def fold_in_stage(c:dict, progress:bool=True):
+    "The fold-in experiment (`13_fold_in`): `c['fold_in']`, its table (also in `tables/fold_in` and `figures/fold_in_new_users.png`)."
+    import matplotlib.pyplot as plt
+    import torch
+    from rebeca.checkpoint import load_model
+    from rebeca.embeddings import load_embeddings
+    from rebeca.foldin import fold_in_experiment, fold_in_table, plot_fold_in, prior_config
+    from rebeca.sampling import TrainedPrior, sample_embeddings, load_samples
+    from rebeca.verifier import Verifier, heldout_likes, permutation_test
+    P, out = c["P"], Path(c["out"])
+    f, s, folder = P.fold_in, P.sampling, out/"fold_in"
+    w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
+    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], fold_in=dataclasses.asdict(f),
+                           w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c["ver_key"],
+                           decoding=dataclasses.asdict(P.decoding)))
+    if not _fresh(folder, key):
+        _started(folder, key)
+        ids, X, _ = load_embeddings(c["store"])
+        main = TrainedPrior(c["priors"]["REBECA"][0])
+        exp = fold_in_experiment(c["ratings"], ids, X, folder, prior_config(main), holdout=f.holdout, ks=[k or None for k in f.ks],
+                                 methods={"amortised": dict(steps=0), "fold-in": dict(steps=f.steps)}, n=n, guidance_scale=w,
+                                 steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress)
+        held, owners = exp["held"], np.repeat(exp["held"], n)
+        draw = lambda prior: (sample_embeddings(prior, held, n, guidance_scale=w, scheduler=s.scheduler, num_inference_steps=s.steps,
+                                                generator=torch.Generator().manual_seed(s.seed))[0], owners)
+        sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw(main)}
+        if "NoUE" in c["priors"]: sets["NoUE"] = draw(TrainedPrior(c["priors"]["NoUE"][0]))
+        sets["random catalog"] = (X[np.random.default_rng(s.seed).integers(0, len(ids), len(owners))], owners)
+        rows, who = heldout_likes(c["ratings"], ids)
+        sets["held-out likes"] = (X[rows[np.isin(who, held)]], who[np.isin(who, held)])
+        truth, verifier = ground_truth(c), load_model(Verifier, out/"verify"/"verifier"/"model").eval()
+        rates = truth.like_rates(c["ratings"], c["store"], sets, out/"verify", decoder=profile_decoder(c, progress), progress=progress) if truth is not None else None
+        if rates is None: rates = {k: verifier.probabilities(S)[u, np.arange(len(u))] for k, (S, u) in sets.items()}
+        per_user = {k: pd.Series(v).groupby(sets[k][1]).mean().reindex(held).to_numpy() for k, v in rates.items()}
+        table = fold_in_table({k: per_user[k] for k in exp["files"]}, per_user["retrained"], per_user["random catalog"],
+                              others={k: per_user[k] for k in ("NoUE", "held-out likes") if k in per_user}, times=exp["times"])
+        tests = {k: permutation_test(verifier.probabilities(S), u, n_permutations=P.verifier.permutations, seed=s.seed) for k, (S, u) in sets.items()}
+        label = [m if k == "" else f"{m}_k{k}" for m, k in zip(table.method, table.k)]
+        table["effect_sd"] = [tests[l].effect for l in label]
+        table["vs_heldout"] = table.effect_sd / tests["held-out likes"].effect
+        table["users"] = len(held)
+        atomic_write(folder/"fold_in.csv", table.to_csv(index=False))
+        save_table(table.set_index(["method", "k"]), out, "fold_in")
+        ax = plot_fold_in(table, "true like rate (world)" if truth is not None else "verifier score")
+        ax.set_title(f"{len(held)} users held out of training, folded back in"); ax.figure.tight_layout()
+        save_figure(ax.figure, out, "fold_in_new_users"); plt.close(ax.figure)
+        mark_stage(folder, key)
+    c["fold_in"] = pd.read_csv(folder/"fold_in.csv", dtype={"k": str}).fillna({"k": ""})
+
 # %% ../nbs/09a_stages.ipynb #d8896d88
 def run_until(stage:str, profile, out, progress:bool=True) -> dict:
     "Run the stages of `profile` (a `Profile`, a name or a YAML file) up to `stage` in folder `out`; the chain `c`."
@@ -526,7 +576,8 @@ def run_until(stage:str, profile, out, progress:bool=True) -> dict:
     runners = dict(world=world_stage, data=data_stage, embeddings=lambda c: embeddings_stage(c, progress),
                    prior=lambda c: prior_stage(c, progress), sampling=lambda c: sampling_stage(c, progress),
                    decoding=lambda c: decoding_stage(c, progress=progress), verifier=lambda c: verifier_stage(c, progress),
-                   topics=lambda c: topics_stage(c, progress), metrics=metrics_stage, results=results)
+                   topics=lambda c: topics_stage(c, progress), metrics=metrics_stage, fold_in=lambda c: fold_in_stage(c, progress),
+                   results=results)
     for s in stages_of(P):
         runners[s](c)
         if s == stage: break

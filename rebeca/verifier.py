@@ -292,6 +292,9 @@ class GroundTruth:
     def topics(self, table:pd.DataFrame, methods:dict, liked_sets:dict, no_topic:str="miss") -> pd.DataFrame | None:
         "Extra results beside the topic precision `table` of `methods` (name -> a table with `user` and topic columns)."
         return None
+    def like_rates(self, ratings:Ratings, store, samples:dict, out, decoder=None, progress:bool=True) -> dict | None:
+        "The true probability of a like of each row of each set (name -> (embeddings, users)), decoded by `decoder`; None if unknown."
+        return None
 
 GROUND_TRUTHS = Registry("ground truth")
 GROUND_TRUTHS.register("shapes", "rebeca.shapes.truth:ShapesTruth")

@@ -178,6 +178,20 @@ def oracle_frontier(self:ShapesTruth, ratings:Ratings, ids:list, X, exponents=(0
         rows.append(dict(exponent=float(a), true_like=float(np.mean(like)), vendi=float(np.mean(vendi))))
     return pd.DataFrame(rows)
 
+# %% ../../nbs/shapes/03_truth.ipynb #f01d1002
+@patch
+def like_rates(self:ShapesTruth, ratings:Ratings, store, samples:dict, out, decoder=None, progress:bool=True) -> dict:
+    "name -> the true P(like) of each row of `samples` (name -> (embeddings, users)), read by the probe (reused from `out/probe`)."
+    ids, X, record = load_embeddings(store)
+    autoencoder = load_model(ShapesAutoencoder, record["embedder"]["checkpoint"]).eval()
+    probe = self._probe(ids, X, autoencoder, out, on_originals=isinstance(decoder, ShapesSceneDecoder), progress=progress)[0]
+    workers, rates = np.asarray(ratings.workers), {}
+    for name, (S, users) in samples.items():
+        if decoder is None: images = _decode_tensors(autoencoder, S)
+        else: images = [im for i in range(0, len(S), 512) for im in decoder.decode(np.asarray(S[i:i + 512]), seed=i)]
+        rates[name] = true_like(self.world, workers[np.asarray(users)], read_factors(probe, images))
+    return rates
+
 # %% ../../nbs/shapes/03_truth.ipynb #364fa62e
 def _sha256(data:bytes) -> str: return hashlib.sha256(data).hexdigest()
 
