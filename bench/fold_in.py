@@ -13,7 +13,7 @@ k = 10; `true_like` is the world's P(like) of the ten items.
 
     python bench/fold_in.py [--out bench/out/catalog-shapes-text]
 """
-import argparse, json, time
+import argparse, time
 from pathlib import Path
 
 import numpy as np

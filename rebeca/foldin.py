@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .core import RebecaError, atomic_write, save_tensors
 from .data import Ratings, ratings_table, BalancedUserSampler
 from .prior import RebecaPrior, PriorConfig, make_scheduler, prior_loss
-from .sampling import TrainedPrior, sample_embeddings, save_samples, load_samples
+from .sampling import TrainedPrior, sample_embeddings
 
 # %% auto #0
 __all__ = ['INITS', 'KS', 'METHODS', 'grow_prior', 'user_rows', 'new_ratings', 'require_likes', 'prior_config', 'user_losses',
@@ -153,6 +153,7 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
             batch:int=64, # ratings per user per step
             neighbours:int=5, # donors of the 'nearest' start
             replace:bool=False, # users the prior has already: learn their rows again (from their current rows)
+            dropout:bool=True, # keep the frozen network's dropout on while the rows learn (as in training)
             seed:int=0, progress:bool=False, **table) -> pd.DataFrame:
     "Add the users of `ratings` to `prior`, learning only their own rows; one row per user (worker, user, ratings, likes, seconds)."
     if init not in INITS: raise RebecaError(f"init={init!r}: expected one of {INITS}")
@@ -192,6 +193,7 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
         starts = np.cumsum([0] + [len(z) for z, _ in per_user])
         Zall, Lall = torch.cat([z for z, _ in per_user]), torch.cat([l for _, l in per_user])
         who = torch.as_tensor(np.repeat(users, batch), device=dev)
+        model.train(dropout)
         try:
             for _ in tqdm(range(steps), desc=f"folding in {len(users)} users", disable=not progress, leave=False):
                 b = torch.cat([int(starts[j]) + torch.randint(0, len(z), (batch,), generator=g) for j, (z, _) in enumerate(per_user)])
@@ -200,6 +202,7 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
         finally:
             for h in hooks: h.remove()
             for p in model.parameters(): p.requires_grad_(True)
+            model.eval()
     seconds = time.perf_counter() - t0
     prior.model = model.eval()
     prior.workers = list(prior.workers) + new

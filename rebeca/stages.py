@@ -560,7 +560,7 @@ def fold_in_stage(c:dict, progress:bool=True):
         table["vs_heldout"] = table.effect_sd / tests["held-out likes"].effect
         table["users"] = len(held)
         atomic_write(folder/"fold_in.csv", table.to_csv(index=False))
-        save_table(table.set_index(["method", "k"]), out, "fold_in")
+        save_table(table.set_index("method"), out, "fold_in")
         ax = plot_fold_in(table, "true like rate (world)" if truth is not None else "verifier score")
         ax.set_title(f"{len(held)} users held out of training, folded back in"); ax.figure.tight_layout()
         save_figure(ax.figure, out, "fold_in_new_users"); plt.close(ax.figure)
