@@ -237,7 +237,7 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
            ratings:Ratings, # every rating to train on, old and new (prepared: `user`, `worker`, `image`, `like`, `split`)
            ids:list, X, # the embedding store
            epochs:int=5, # balanced epochs of continued training
-           lr:float|None=None, # AdamW's learning rate (default: the one the training ended with)
+           lr:float|None=None, # AdamW's learning rate (default: a tenth of the one the training ended with)
            seed:int=0, progress:bool=True, **fold) -> dict:
     "Continue training `prior` on `ratings` for `epochs` epochs (new users folded in first, with `fold` options); returns what it cost."
     config = prior_config(prior)
@@ -258,7 +258,7 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
     model, dev = prior.model, prior.model.device
     Z = model.normalize(torch.as_tensor(np.asarray(X, dtype=np.float32)).to(dev))
     history = prior.meta.get("history") or [{}]
-    lr = lr or history[-1].get("lr", config.lr)
+    lr = lr or history[-1].get("lr", config.lr) / 10
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     sched = make_scheduler(config)
     per_user = config.samples_per_user or max(1, round(len(df) / df.worker.nunique()))
