@@ -118,17 +118,19 @@ def user_losses(model:RebecaPrior, config:PriorConfig,
     model.train(was)
     return torch.stack(out).cpu()
 
-def _set_rows(model:RebecaPrior, user:int, tokens, pairs=None):
-    with torch.no_grad():
-        model.user_embed.weight[user] = tokens
-        if pairs is not None: model.pair_embed.weight[3 * user:3 * user + 3] = pairs
+@torch.no_grad()
+def _mean_rows(model:RebecaPrior, user:int, donors):
+    "Set `user`'s rows (user tokens and, with the pair token, pair rows) to the mean of the `donors`' rows."
+    model.user_embed.weight[user] = model.user_embed.weight[donors].mean(0)
+    if model.config.pair_token:
+        P = model.pair_embed.weight
+        P[3 * user:3 * user + 3] = P.view(-1, 3, P.shape[1])[donors].mean(0)
 
 def borrow_rows(model:RebecaPrior, config:PriorConfig, user:int, Z, like, donors, neighbours:int=5, seed:int=0) -> list:
     "Set `user`'s rows to the mean of the rows of the `neighbours` donors under whom (Z, like) has the lowest loss; returns them."
     donors = np.asarray(donors, dtype=np.int64)
     nearest = donors[torch.argsort(user_losses(model, config, Z, like, donors, seed=seed))[:neighbours].numpy()]
-    pairs = model.pair_embed.weight.view(-1, 3, model.pair_embed.weight.shape[1])[nearest].mean(0) if model.config.pair_token else None
-    _set_rows(model, user, model.user_embed.weight[nearest].mean(0), pairs)
+    _mean_rows(model, user, nearest)
     return nearest.tolist()
 
 # %% ../nbs/13_fold_in.ipynb #f01d0017
@@ -181,9 +183,7 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
     for u, w, (z, like) in zip(users, workers, per_user):
         if w in known: continue                                         # replaced: start from the user's current rows
         if init == "nearest": borrowed[w] = [prior.workers[d] for d in borrow_rows(model, config, u, z, like, donors, neighbours, seed)]
-        elif init == "mean":
-            pairs = model.pair_embed.weight.view(-1, 3, model.pair_embed.weight.shape[1])[donors].mean(0) if config.pair_token else None
-            _set_rows(model, u, model.user_embed.weight[donors].mean(0), pairs)
+        elif init == "mean": _mean_rows(model, u, donors)
     t_init = time.perf_counter() - t0
     if steps:
         hooks = _freeze_all_but(model, user_rows(model, users))

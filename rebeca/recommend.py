@@ -546,8 +546,8 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     return Recommender(out, prior, ratings, ids, X, settings, curve)
 
 # %% ../nbs/11_recommend.ipynb #f01d4002
-def _append_ratings(self:Recommender, df:pd.DataFrame):
-    "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder."
+def _append_ratings(self:Recommender, df:pd.DataFrame, write:bool=True):
+    "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
     index = {str(w): i for i, w in enumerate(self.prior.workers)}
     old = self.ratings.df
     pair = lambda w, i: w.astype(str) + "\x00" + i.astype(str)
@@ -557,10 +557,14 @@ def _append_ratings(self:Recommender, df:pd.DataFrame):
     merged = pd.concat([kept.astype({"split": str}), added], ignore_index=True)
     merged["split"] = pd.Categorical(merged.split, categories=["train", "val", "test"])
     self.ratings = dataclasses.replace(self.ratings, df=merged, workers=np.array(list(self.prior.workers), dtype=object))
-    tmp = self.folder/f".{RATINGS_FILE}.partial"; merged.to_parquet(tmp, index=False); tmp.replace(self.folder/RATINGS_FILE)
-    meta = json.loads((self.folder/RECOMMENDER_JSON).read_text())
-    atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(workers=[str(w) for w in self.prior.workers]), indent=1))
     self._verifier_model = None
+    if write: self._write_ratings()
+
+def _write_ratings(self:Recommender):
+    "Write the ratings and the user list to the folder (after the prior that knows those users)."
+    tmp = self.folder/f".{RATINGS_FILE}.partial"; self.ratings.df.to_parquet(tmp, index=False); tmp.replace(self.folder/RATINGS_FILE)
+    meta = json.loads((self.folder/RECOMMENDER_JSON).read_text())
+    atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(workers=[str(w) for w in self.ratings.workers]), indent=1))
 
 def _add_user(self:Recommender,
               ratings, # the new users' ratings: a DataFrame, CSV or Parquet file of (user, item, rating) rows
@@ -571,8 +575,7 @@ def _add_user(self:Recommender,
     "Fold new users in without retraining (`fold_in`: only their own rows of the prior learn); saved in the folder. One row per user."
     from rebeca.foldin import fold_in, new_ratings, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    if isinstance(ratings, pd.DataFrame) and {"worker", "row", "like"} <= set(ratings): df = ratings     # validated by `update`
-    else: df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.workers, replace=replace)
+    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.workers, replace=replace)
     with cpu_threads(self.settings.get("threads"), self.prior.device):
         report = fold_in(self.prior, df, self.ids, self.X, replace=replace, progress=progress, **fold)
     save_prior(self.prior)
@@ -585,15 +588,17 @@ def _update(self:Recommender,
             epochs:int=5, # balanced epochs of continued training (the fit's own ran to early stopping)
             progress:bool=False, **fold) -> dict:
     "New ratings in: new users folded in, every rating added to the training split, then `epochs` more epochs of training; saved. What it cost."
-    from rebeca.foldin import new_ratings, update, save_prior
+    from rebeca.foldin import fold_in, new_ratings, update, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
     df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.workers, replace=True, require_like=False)
     fresh = ~df.worker.isin(set(map(str, self.workers)))
-    if fresh.any(): self.add_user(df[fresh], progress=progress, **fold)
-    if (~fresh).any(): self._append_ratings(df[~fresh])
     with cpu_threads(self.settings.get("threads"), self.prior.device):
+        if fresh.any(): fold_in(self.prior, df[fresh], self.ids, self.X, progress=progress, **fold)   # a new user needs a like
+        self._append_ratings(df, write=False)
         cost = update(self.prior, self.ratings, self.ids, self.X, epochs=epochs, progress=progress)
-    save_prior(self.prior)
+    save_prior(self.prior)                                                  # once, after the fold-in and the training
+    self._write_ratings()
     return cost | dict(new_users=int(df.worker[fresh].nunique()), new_ratings=len(df))
 
-Recommender._append_ratings, Recommender.add_user, Recommender.update = _append_ratings, _add_user, _update
+Recommender._append_ratings, Recommender._write_ratings = _append_ratings, _write_ratings
+Recommender.add_user, Recommender.update = _add_user, _update
