@@ -122,11 +122,14 @@ class SD15IPAdapterDecoder(Decoder):
     @classmethod
     def from_pretrained(cls, model:str=SD15, ip_adapter:str="h94/IP-Adapter", device:str="cuda", dtype=torch.float16,
                         scheduler:str="default", **kwargs):
-        "The real pipeline (downloads SD1.5 and the adapter); `scheduler='dpm'` swaps in DPM-Solver++ for fewer steps."
+        "The real pipeline: SD1.5 and the adapter, the files `rebeca.weights` lists (downloaded once), or local folders; `scheduler='dpm'` swaps in DPM-Solver++ for fewer steps."
         from diffusers import StableDiffusionPipeline
-        try: pipe = StableDiffusionPipeline.from_pretrained(model, dtype=dtype, safety_checker=None, requires_safety_checker=False)
+        from rebeca.weights import snapshot_folder
+        local = lambda name, repo: Path(repo) if Path(repo).is_dir() else snapshot_folder(name)
+        try: pipe = StableDiffusionPipeline.from_pretrained(local("sd15", model), dtype=dtype, safety_checker=None, requires_safety_checker=False)
         except (OSError, ValueError) as e: raise download_error(model, e) from None
-        try: pipe.load_ip_adapter(ip_adapter, subfolder="models", weight_name="ip-adapter_sd15.safetensors", image_encoder_folder=None)
+        try: pipe.load_ip_adapter(str(local("ip-adapter-sd15", ip_adapter)), subfolder="models", weight_name="ip-adapter_sd15.safetensors",
+                                  image_encoder_folder=None)
         except (OSError, ValueError) as e: raise download_error(ip_adapter, e, "models/ip-adapter_sd15.safetensors") from None
         return cls(_with_scheduler(pipe, scheduler).to(device), **kwargs)
 

@@ -94,11 +94,14 @@ class OpenCLIPEmbedder(Embedder):
         self.dim = model.visual.output_dim
     @classmethod
     def from_pretrained(cls, device:str="cuda", dtype=torch.float16, pretrained:str=VIT_H14_PRETRAINED):
-        "The paper's ViT-H-14 with downloaded weights."
+        "The paper's ViT-H-14: laion's `open_clip_model.safetensors` (`rebeca.weights`), downloaded once."
         import open_clip
-        try: model, _, preprocess = open_clip.create_model_and_transforms(VIT_H14, pretrained=pretrained, device=device)
-        except (OSError, RuntimeError, ValueError) as e:
-            raise download_error(f"laion/CLIP-{VIT_H14}-laion2B-s32B-b79K", e, "open_clip_pytorch_model.bin") from None
+        from rebeca.weights import fetch
+        if pretrained != VIT_H14_PRETRAINED: raise RebecaError(f"pretrained={pretrained!r}: only {VIT_H14_PRETRAINED!r}, the paper's, is listed in rebeca.weights")
+        path = fetch("openclip-vit-h-14")["open_clip_model.safetensors"]
+        try: model, _, preprocess = open_clip.create_model_and_transforms(VIT_H14, pretrained=str(path), device=device)
+        except (OSError, RuntimeError, ValueError) as e:      # a file of another model, or a broken one
+            raise RebecaError(f"{path}: not ViT-H-14's weights ({type(e).__name__}: {str(e).splitlines()[0]}); download it again with `rebeca download`") from None
         return cls(model, preprocess, device=device, dtype=dtype, source=f"open_clip:{VIT_H14}:{pretrained}")
     @classmethod
     def from_config(cls, config:dict, seed:int=0, name:str="openclip-tiny-random", device:str="cpu"):
@@ -122,9 +125,11 @@ class TransformersCLIPEmbedder(Embedder):
         self.dim = model.config.projection_dim
     @classmethod
     def from_pretrained(cls, device:str="cuda", dtype=torch.float16, repo:str=IP_ADAPTER_REPO, subfolder:str=IP_ADAPTER_ENCODER):
-        "IP-Adapter SD1.5's image encoder with downloaded weights."
+        "IP-Adapter SD1.5's image encoder (`models/image_encoder/` of h94's repository, `rebeca.weights`), downloaded once."
         from transformers import CLIPVisionModelWithProjection
-        try: model = CLIPVisionModelWithProjection.from_pretrained(repo, subfolder=subfolder, use_safetensors=True)
+        from rebeca.weights import snapshot_folder
+        folder = Path(repo)/subfolder if Path(repo).is_dir() else snapshot_folder("ip-adapter-image-encoder")/subfolder
+        try: model = CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True)
         except (OSError, ValueError) as e: raise download_error(repo, e, subfolder) from None
         return cls(model, model.config.image_size, device=device, dtype=dtype, source=f"transformers:{repo}/{subfolder}")
     @classmethod

@@ -7,6 +7,8 @@ Docs: https://rebeca-recsys.github.io/rebeca/metrics.html.md"""
 # %% ../nbs/07_metrics.ipynb #926f1796
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -75,8 +77,6 @@ def folder_features(folder, embedder:Embedder, batch_size:int=64, store=None, pr
     return np.concatenate(rows)
 
 # %% ../nbs/07_metrics.ipynb #d6862fdd
-INCEPTION_FILE = "/tmp/inception-2015-12-05.pt"     # where clean-fid keeps its weights (on Linux and macOS)
-
 def _cleanfid():
     try:
         from cleanfid import features, resize
@@ -95,14 +95,16 @@ class InceptionEmbedder(Embedder):
 
     @classmethod
     def from_pretrained(cls, mode:str="clean", device:str|None=None):
-        "clean-fid's network for `mode` ('clean', the paper's; downloads its weights once)."
-        features, _ = _cleanfid()
-        device = default_device(device)
-        try: model = features.build_feature_extractor(mode, torch.device(device), use_dataparallel=False)
+        "clean-fid's network for `mode` ('clean', the paper's), from rebeca's cache (`rebeca.weights`; downloaded once, not into /tmp)."
+        from rebeca.weights import fetch
+        if mode != "clean": raise RebecaError(f"mode={mode!r}: only clean-fid's 'clean' mode (the paper's) is supported")
+        _cleanfid()
+        from cleanfid.inception_torchscript import InceptionV3W
+        device, path = default_device(device), fetch("inception")["inception-2015-12-05.pt"]
+        try: model = InceptionV3W(str(path.parent), download=False, resize_inside=False).to(device).eval()
         except (OSError, RuntimeError) as e:
-            raise RebecaError(f"clean-fid could not load its Inception weights ({type(e).__name__}: {e}). It downloads them once from "
-                              f"NVIDIA's server; without network access, place inception-2015-12-05.pt at {INCEPTION_FILE} "
-                              f"(delete a partial file there first)") from None
+            raise RebecaError(f"{path}: clean-fid's Inception did not load ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                              f"delete it and run `rebeca download` again") from None
         return cls(model, mode, device)
 
     def preprocess(self, image):
@@ -184,12 +186,15 @@ class CMMDEmbedder(Embedder):
 
     @classmethod
     def from_pretrained(cls, path:str=CMMD_CLIP, device:str|None=None, dtype=torch.float32):
-        "CLIP ViT-L/14@336 from the Hugging Face Hub (or a local copy at `path`)."
+        "CLIP ViT-L/14@336: the safetensors copy that `rebeca download` makes of the Hub's pickled weights (`rebeca.weights`), or a local safetensors folder at `path`."
         from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
-        try: model, processor = CLIPVisionModelWithProjection.from_pretrained(path), CLIPImageProcessor.from_pretrained(path)
+        from rebeca.weights import fetch
+        folder = Path(path) if Path(path).is_dir() else fetch("clip-vit-l-14-336")["config.json"].parent if path == CMMD_CLIP else None
+        if folder is None: raise RebecaError(f"path={path!r}: expected {CMMD_CLIP!r} or a local folder with config.json and model.safetensors")
+        try: model, processor = CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True), CLIPImageProcessor.from_pretrained(folder)
         except (OSError, ValueError) as e:
-            raise RebecaError(f"could not load CMMD's CLIP model {path!r} ({type(e).__name__}: {e}). It downloads once from the "
-                              f"Hugging Face Hub ({CMMD_CLIP}); offline, pass path= a local copy of that repository") from None
+            raise RebecaError(f"could not load CMMD's CLIP model from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}). "
+                              f"Pickled weights are never loaded: `rebeca download` converts {CMMD_CLIP}'s to safetensors") from None
         return cls(model, processor, device=default_device(device), dtype=dtype, source=f"transformers:{path}")
 
     @classmethod
