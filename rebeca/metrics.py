@@ -63,17 +63,24 @@ def frechet_distance(X, Y) -> float:
     return _frechet_from_stats(*_mean_cov(X), *_mean_cov(Y))
 
 # %% ../nbs/07_metrics.ipynb #54d500d8
-def folder_features(folder, embedder:Embedder, batch_size:int=64, store=None, progress:bool=False) -> np.ndarray:
+def folder_features(folder, embedder:Embedder, batch_size:int=64, store=None, progress:bool=False,
+                    num_workers:int=0, # image-loading processes: reading and resizing run beside the network, not before it
+                   ) -> np.ndarray:
     "Embeddings of every image in `folder`, (n, embedder.dim); cached in the embedding store `store` if given."
+    from rebeca.embeddings import _Images, _collate
     if store is not None:
-        extract_embeddings(folder, store, embedder, batch_size=batch_size, progress=progress)
+        extract_embeddings(folder, store, embedder, batch_size=batch_size, num_workers=num_workers, progress=progress)
         ids, X, record = load_embeddings(store)
         if record.get("skipped"): raise RebecaError(f"{folder}: unreadable images {[s['image'] for s in record['skipped']][:5]}")
         return X
     folder, names = list_images(folder)
+    loader = torch.utils.data.DataLoader(_Images(folder, names, embedder.preprocess), batch_size=batch_size,
+                                         num_workers=num_workers, collate_fn=_collate)
     rows = []
-    for i in tqdm(range(0, len(names), batch_size), desc=f"features [{embedder.name}]", disable=not progress):
-        rows.append(embedder.embed_batch(torch.stack([embedder.preprocess(read_image(folder/n)[0]) for n in names[i:i + batch_size]])))
+    for items in tqdm(loader, desc=f"features [{embedder.name}]", disable=not progress):
+        bad = [(names[i], err) for i, _, _, err in items if err is not None]
+        if bad: raise RebecaError(f"{folder/bad[0][0]}: {bad[0][1]}")
+        rows.append(embedder.embed_batch(torch.stack([x for _, x, _, _ in items])))
     return np.concatenate(rows)
 
 # %% ../nbs/07_metrics.ipynb #d6862fdd

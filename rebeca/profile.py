@@ -133,6 +133,7 @@ class MetricsSection:
     real: str = "images"            # the real pool: the liked 'images', or their embeddings 'decoded' like the samples
     real_pool: str = "likes"        # which liked images: 'likes' (every like of the kept users) or 'test-likes' (the test split's)
     real_size: int | None = None    # resize the real images to this square size first (None: as they are; the authors: 512)
+    num_workers: int | None = None  # image-loading processes for the features (None: one per CPU core, at most 8)
 
 @dataclass
 class FoldInSection:

@@ -20,11 +20,11 @@ from .data import Ratings, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGE_JSON', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure',
-           'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage', 'selection_quality',
-           'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage',
-           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2',
-           'guidance_points', 'frontier_points', 'plot_frontier', 'results']
+__all__ = ['STAGE_JSON', 'RUN_ONLY', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table',
+           'save_figure', 'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage',
+           'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify',
+           'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until',
+           'tables_1_2', 'guidance_points', 'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -63,6 +63,12 @@ def clear_stage(folder):
     (Path(folder)/STAGE_JSON).unlink(missing_ok=True)
 
 # %% ../nbs/09a_stages.ipynb #0a7aed8e
+RUN_ONLY = ("batch_size", "num_workers", "max_workers")   # how fast a stage runs, never what it makes
+
+def _outputs(section) -> dict:
+    "The keys of a profile section that change what a stage writes: all of them but batch sizes and worker counts."
+    return {k: v for k, v in dataclasses.asdict(section).items() if k not in RUN_ONLY}
+
 def _fresh(folder:Path, key:str) -> bool:
     "True if `folder` holds a finished stage with `key`; if it holds one with another key, empty it for a redo."
     if stage_done(folder, key): return True
@@ -146,8 +152,7 @@ def embeddings_stage(c:dict, progress:bool=True):
     from rebeca.embeddings import make_embedder, extract_embeddings
     P, out, root = c["P"], Path(c["out"]), Path(c["root"])
     e = P.embeddings
-    params = {k: v for k, v in dataclasses.asdict(e).items() if k != "num_workers"}     # workers change the speed, not the result
-    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=params, tiny=P.tiny))
+    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e), tiny=P.tiny))
     if not _fresh(folder, key):
         _started(folder, key)
         embedder = make_embedder(e.embedder, offers=dict(
@@ -269,7 +274,7 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
     d = P.decoding
     folder = out/"decoded"
     plan = {k: v for k, v in decode_plan(P, names).items() if v[0] in samples}
-    key = fingerprint(dict(samples=c["samp_key"], decoding=dataclasses.asdict(d), plan=plan, tiny=P.tiny))
+    key = fingerprint(dict(samples=c["samp_key"], decoding=_outputs(d), plan=plan, tiny=P.tiny))
     c["decoded"], c["dec_key"] = {k: folder/k for k in plan}, key
     if not _fresh(folder, key):
         _started(folder, key)
@@ -317,7 +322,7 @@ def verifier_stage(c:dict, progress:bool=True):
     v = P.verifier
     folder = out/"verify"
     key = fingerprint(dict(samples=c["samp_key"], verifier=dataclasses.asdict(v), data=dataclasses.asdict(P.data),
-                           decoding=dataclasses.asdict(P.decoding), decoded=c.get("dec_key") if P.decoding.prompts else None))
+                           decoding=_outputs(P.decoding), decoded=c.get("dec_key") if P.decoding.prompts else None))
     if not _fresh(folder, key):
         _started(folder, key)
         decoder = trip = None
@@ -356,7 +361,7 @@ def topics_stage(c:dict, progress:bool=True):
     P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], ground_truth(c)
     t = P.topics
     folder = out/"topics"
-    key = fingerprint(dict(inputs=fingerprint([c["dec_key"], c["ver_key"]]), topics=dataclasses.asdict(t)))
+    key = fingerprint(dict(inputs=fingerprint([c["dec_key"], c["ver_key"]]), topics=_outputs(t)))
     c["top_key"] = key
     if _fresh(folder, key): c["topics"] = json.loads((folder/"topics.json").read_text()); return
     _started(folder, key)
@@ -490,7 +495,7 @@ def metrics_stage(c:dict, names=None):
     m, folder = P.metrics, out/"metrics"
     if m.real not in ("images", "decoded"): raise RebecaError(f"metrics.real={m.real!r}: expected 'images' or 'decoded'")
     names = list(names or c["samples"])
-    key = fingerprint(dict(inputs=fingerprint([c["samp_key"], c["dec_key"]]), metrics=dataclasses.asdict(m), names=names))
+    key = fingerprint(dict(inputs=fingerprint([c["samp_key"], c["dec_key"]]), metrics=_outputs(m), names=names))
     c["met_key"] = key
     if _fresh(folder, key): c["metrics"] = pd.read_csv(folder/"metrics.csv", index_col=0); return
     _started(folder, key)
@@ -499,11 +504,12 @@ def metrics_stage(c:dict, names=None):
     if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
     if m.real == "decoded": rows = _decoded_metrics(c, names, features)
     else:                                                   # the real pool's features once, then each decoded folder's
-        real = {k: folder_features(_liked_folder(c), f, batch_size=32) for k, f in features.items()}
+        workers = _workers(m.num_workers)
+        real = {k: folder_features(_liked_folder(c), f, batch_size=32, num_workers=workers) for k, f in features.items()}
         cap = (P.decoding.n or P.sampling.n) if P.decoding.prompts else None     # every row of Tables 1-2 from as many images
         rows = {}
         for name, f in c["decoded"].items():
-            G = {k: folder_features(f, fx, batch_size=32) for k, fx in features.items()}
+            G = {k: folder_features(f, fx, batch_size=32, num_workers=workers) for k, fx in features.items()}
             if cap is not None and not name.startswith("REBECA_w"): G = {k: g[_first_images(f, cap)] for k, g in G.items()}
             rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
                               images=len(G[m.fid]), real_images=len(real[m.fid]))
@@ -532,7 +538,7 @@ def fold_in_stage(c:dict, progress:bool=True):
     w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
     key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], fold_in=dataclasses.asdict(f),
                            w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c["ver_key"],
-                           decoding=dataclasses.asdict(P.decoding)))
+                           decoding=_outputs(P.decoding)))
     if not _fresh(folder, key):
         _started(folder, key)
         ids, X, _ = load_embeddings(c["store"])
