@@ -18,7 +18,7 @@ from .data import Ratings, split_per_user
 # %% auto #0
 __all__ = ['toy_problem', 'image_folder', 'tiny_openclip_config', 'tiny_sd_pipeline', 'random_ip_adapter',
            'tiny_ip_adapter_pipeline', 'toy_decoder', 'fake_flickr_aes', 'describe_pixels', 'CaptionServer',
-           'local_captioner', 'tiny_clip_vision_config', 'TinyFeatureNet']
+           'local_captioner', 'tiny_clip_vision_config', 'TinyFeatureNet', 'fake_hub_cache']
 
 # %% ../nbs/00c_testing.ipynb #130ca588
 def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
@@ -216,3 +216,214 @@ class TinyFeatureNet(Embedder):
     def preprocess(self, image): return self._to_tensor(image.convert("RGB").resize((self.size, self.size), Image.BICUBIC))
     def forward(self, pixels): return self.model(pixels)
     def describe(self): return super().describe() | {"source": "random:tiny"}
+
+# %% ../nbs/00c_testing.ipynb #8fc50200
+import functools, gzip, hashlib, importlib.util, json, os, warnings
+
+_CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+
+def _clip_processor(size:int, **extra) -> dict:
+    "A CLIP preprocessor config as OpenAI's repositories publish it: the short side resized and centre-cropped to `size`, CLIP's normalisation."
+    return dict(crop_size=size, do_center_crop=True, do_normalize=True, do_resize=True, feature_extractor_type="CLIPFeatureExtractor",
+                image_mean=_CLIP_MEAN, image_std=_CLIP_STD, resample=3, size=size) | extra
+
+_CLIP_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12, max_position_embeddings=77,
+                    vocab_size=49408, hidden_act="quick_gelu", projection_dim=768, bos_token_id=0, pad_token_id=1, eos_token_id=2)
+_SD15_INDEX = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.6.0",
+               "feature_extractor": ["transformers", "CLIPImageProcessor"], "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+               "scheduler": ["diffusers", "PNDMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+               "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
+_SD15_UNET = {"_class_name": "UNet2DConditionModel", "_diffusers_version": "0.6.0", "act_fn": "silu", "attention_head_dim": 8,
+              "block_out_channels": [320, 640, 1280, 1280], "center_input_sample": False, "cross_attention_dim": 768,
+              "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"], "downsample_padding": 1, "flip_sin_to_cos": True,
+              "freq_shift": 0, "in_channels": 4, "layers_per_block": 2, "mid_block_scale_factor": 1, "norm_eps": 1e-5, "norm_num_groups": 32,
+              "out_channels": 4, "sample_size": 64, "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3}
+_SD15_VAE = {"_class_name": "AutoencoderKL", "_diffusers_version": "0.6.0", "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
+             "down_block_types": ["DownEncoderBlock2D"] * 4, "in_channels": 3, "latent_channels": 4, "layers_per_block": 2,
+             "norm_num_groups": 32, "out_channels": 3, "sample_size": 512, "up_block_types": ["UpDecoderBlock2D"] * 4}
+_SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "_diffusers_version": "0.6.0", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                   "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000, "set_alpha_to_one": False, "skip_prk_steps": True,
+                   "steps_offset": 1, "trained_betas": None}
+
+def _config_json(config, torch_dtype:str) -> dict:
+    "A transformers config as `save_pretrained` writes it, with the `torch_dtype` the published one declares (transformers loads weights in it)."
+    return json.loads(config.to_json_string()) | {"torch_dtype": torch_dtype}
+
+def _clip_text_config():
+    "CLIP ViT-L/14's text tower, SD1.5's text encoder (with the ids its config.json gives)."
+    from transformers import CLIPTextConfig
+    return CLIPTextConfig(**_CLIP_L_TEXT, architectures=["CLIPTextModel"])
+
+def _vit_h14_vision_config():
+    "ViT-H-14's vision tower as transformers' `CLIPVisionModelWithProjection`: IP-Adapter SD1.5's image encoder."
+    from rebeca.embeddings import transformers_vision_config, vit_h14_config
+    config = transformers_vision_config(vit_h14_config())
+    config.architectures = ["CLIPVisionModelWithProjection"]
+    return config
+
+def _clip_336_config():
+    "CLIP ViT-L/14@336 as one `CLIPConfig`; the vision config carries `projection_dim` too, which `CLIPVisionModelWithProjection` reads."
+    from transformers import CLIPConfig
+    vision = dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=24, patch_size=14, image_size=336,
+                  hidden_act="quick_gelu", projection_dim=768)
+    return CLIPConfig(text_config=_CLIP_L_TEXT | dict(bos_token_id=49406, eos_token_id=49407), vision_config=vision, projection_dim=768,
+                      architectures=["CLIPModel"])
+
+# %% ../nbs/00c_testing.ipynb #a5578d92
+def _byte_chars() -> list:
+    "The character standing for each byte, in CLIP's vocabulary's order: printable bytes as themselves, then the rest as chr(256), chr(257), ..."
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    return [chr(b) for b in printable] + [chr(256 + k) for k in range(256 - len(printable))]
+
+@functools.lru_cache(maxsize=1)
+def _clip_tokenizer_files() -> dict:
+    "CLIP's tokenizer folder (file name -> JSON dict or text) from the BPE merges open_clip ships."
+    bpe = Path(importlib.util.find_spec("open_clip").submodule_search_locations[0])/"bpe_simple_vocab_16e6.txt.gz"
+    merges = gzip.open(bpe, "rt", encoding="utf-8").read().split("\n")[1:49152 - 256 - 2 + 1]     # a header line, then 48,894 merges
+    chars = _byte_chars()
+    tokens = chars + [c + "</w>" for c in chars] + [m.replace(" ", "") for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    special = lambda s: {"content": s, "lstrip": False, "normalized": True, "rstrip": False, "single_word": False}
+    added = lambda s: {"__type": "AddedToken"} | special(s)
+    return {"vocab.json": {t: i for i, t in enumerate(tokens)}, "merges.txt": "#version: 0.2\n" + "\n".join(merges) + "\n",
+            "special_tokens_map.json": {"bos_token": special("<|startoftext|>"), "eos_token": special("<|endoftext|>"),
+                                        "pad_token": "<|endoftext|>", "unk_token": special("<|endoftext|>")},
+            "tokenizer_config.json": {"add_prefix_space": False, "bos_token": added("<|startoftext|>"), "do_lower_case": True,
+                                      "eos_token": added("<|endoftext|>"), "errors": "replace", "model_max_length": 77,
+                                      "pad_token": "<|endoftext|>", "tokenizer_class": "CLIPTokenizer", "unk_token": added("<|endoftext|>")}}
+
+# %% ../nbs/00c_testing.ipynb #dc112c9e
+def _save_safetensors(state:dict, dest:Path, dtype=None):
+    "Write the state dict `state` (floating tensors in `dtype` if given) as the safetensors file `dest`, through a temporary name."
+    from safetensors.torch import save_file
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, dest)
+
+def _random_model(build, seed:int):
+    "`build()` with torch seeded: the same random weights every time."
+    torch.manual_seed(seed)
+    return build()
+
+def _diffusers_weights(cls_name:str, config:dict):
+    "A writer of a random diffusers `cls_name` built from `config`."
+    def write(dest, seed):
+        import diffusers
+        _save_safetensors(_random_model(lambda: getattr(diffusers, cls_name).from_config(config), seed).state_dict(), dest)
+    return write
+
+def _text_encoder_weights(dest, seed):
+    from transformers import CLIPTextModel
+    _save_safetensors(_random_model(lambda: CLIPTextModel(_clip_text_config()), seed).state_dict(), dest)
+
+def _ip_adapter_weights(dest, seed):
+    "IP-Adapter SD1.5: `image_proj.*` (1024-d to 4 tokens of 768, then a LayerNorm), `ip_adapter.{1,3,...,31}.to_{k,v}_ip.weight`; fp16."
+    from diffusers import UNet2DConditionModel
+    with torch.device("meta"): unet = UNet2DConditionModel.from_config(_SD15_UNET)      # only its processors' names and widths are read
+    state = random_ip_adapter(unet, embed_dim=1024, seed=seed)
+    _save_safetensors({f"{part}.{k}": v for part, tensors in state.items() for k, v in tensors.items()}, dest, torch.float16)
+
+def _image_encoder_weights(dest, seed):
+    from transformers import CLIPVisionModelWithProjection
+    _save_safetensors(_random_model(lambda: CLIPVisionModelWithProjection(_vit_h14_vision_config()), seed).state_dict(), dest)
+
+def _openclip_weights(dest, seed):
+    "The whole open_clip ViT-H-14, text tower included (open_clip loads the file strictly)."
+    import open_clip
+    _save_safetensors(_random_model(lambda: open_clip.create_model("ViT-H-14"), seed).state_dict(), dest)
+
+def _clip_336_weights(dest, seed):
+    "A pickled `CLIPModel` state dict, as OpenAI's repository has it."
+    from transformers import CLIPModel
+    state = _random_model(lambda: CLIPModel(_clip_336_config()), seed).state_dict()
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    torch.save(state, tmp); os.replace(tmp, dest)
+
+# %% ../nbs/00c_testing.ipynb #a88ca450
+class _InceptionFeatures(torch.nn.Module):
+    "clean-fid's TorchScript Inception interface: `layers` maps (n, 3, 299, 299) images in [-1, 1] to (n, 2048, 1, 1); `forward` takes 0-255 images."
+    def __init__(self):
+        super().__init__()
+        from torchvision.models import inception_v3
+        net = inception_v3(weights=None, aux_logits=False, init_weights=False)
+        self.layers = torch.nn.Sequential(*[m for n, m in net.named_children() if n not in ("AuxLogits", "dropout", "fc")])
+        self.output = torch.nn.Linear(2048, 1008)
+    def forward(self, x, return_features:bool=False):
+        x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        features = self.layers((x - 128) / 128).flatten(1)
+        return features if return_features else self.output(features)
+
+def _save_script(module, dest:Path):
+    "Script `module` and save it as the TorchScript file `dest`, through a temporary name."
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)                 # torch.jit is deprecated, but clean-fid's file is TorchScript
+        torch.jit.save(torch.jit.script(module), str(tmp))
+    os.replace(tmp, dest)
+
+def _inception_weights(dest, seed): _save_script(_random_model(_InceptionFeatures, seed).eval(), dest)
+
+# %% ../nbs/00c_testing.ipynb #d1a28a5e
+def _fake_content(name:str, path:str):
+    "What file `path` of model `name` holds: a dict (written as JSON), a str (text), or a function `(dest, seed)` writing full-size weights."
+    folder, _, file = path.rpartition("/")
+    weights = not file.endswith((".json", ".txt"))
+    if name == "sd15":
+        if folder == "tokenizer": return _clip_tokenizer_files()[file]
+        if weights: return {"text_encoder": _text_encoder_weights, "unet": _diffusers_weights("UNet2DConditionModel", _SD15_UNET),
+                            "vae": _diffusers_weights("AutoencoderKL", _SD15_VAE)}[folder]
+        if folder == "text_encoder": return _config_json(_clip_text_config(), "float32")
+        return {"": _SD15_INDEX, "feature_extractor": _clip_processor(224, do_convert_rgb=True), "scheduler": _SD15_SCHEDULER,
+                "unet": _SD15_UNET, "vae": _SD15_VAE}[folder]
+    if name == "ip-adapter-image-encoder":                    # h94's config says float16; its file is float32
+        return _image_encoder_weights if weights else {"config.json": _config_json(_vit_h14_vision_config(), "float16")}[file]
+    if name == "clip-vit-l-14-336":
+        if weights: return {"pytorch_model.bin": _clip_336_weights}[file]
+        return {"config.json": _config_json(_clip_336_config(), "float32"), "preprocessor_config.json": _clip_processor(336)}[file]
+    single = {"openclip-vit-h-14": _openclip_weights, "ip-adapter-sd15": _ip_adapter_weights, "inception": _inception_weights}
+    if weights and name in single: return single[name]
+    raise KeyError(path)
+
+def _tiny_weights(dest:Path, seed:int):
+    "A small, whole weights file of `dest`'s kind: safetensors with one random tensor, a TorchScript module (.pt), a torch.save archive."
+    torch.manual_seed(seed)
+    if dest.suffix == ".safetensors": _save_safetensors({"tiny": torch.randn(4, 4)}, dest)
+    elif dest.suffix == ".pt": _save_script(torch.nn.Linear(4, 4), dest)
+    else: torch.save({"tiny": torch.randn(4, 4)}, dest)
+
+def _fake_folder(root:Path, w, seed:int) -> Path:
+    "Where the files of `w` go under `root`: `rebeca/` for a URL; for a Hub repository, the snapshot that `hub/.../refs/main` names."
+    if w.url is not None: return root/"rebeca"
+    repo = root/"hub"/("models--" + w.repo.replace("/", "--"))
+    ref = repo/"refs"/w.revision
+    if not ref.is_file():                                     # two models of one repository (h94's) share its snapshot
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(hashlib.sha1(f"rebeca-fake:{w.repo}:{seed}".encode()).hexdigest())
+    return repo/"snapshots"/ref.read_text().strip()
+
+# %% ../nbs/00c_testing.ipynb #7bbdeb1a
+def fake_hub_cache(root, # folder to write into: `root/hub` is the HF_HUB_CACHE, `root/rebeca` the REBECA_CACHE
+                   full:bool=False, # random weights at the real sizes, loadable by the real factories (about 12.6 GB, minutes); else tiny files
+                   names=None, # models of `rebeca.weights.WEIGHTS` to write (default: all)
+                   seed:int=0) -> Path:
+    """Every file `WEIGHTS` lists for `names`, at its path, in the Hub cache's layout; returns `root`.
+    Configs and tokenizer are real. With `full`, weights are random at the real models' sizes and layouts, and the real
+    factories load them (HF_HUB_OFFLINE=1); without, each weights file is tiny but whole (`check_weights` says 'ok'),
+    and NOT loadable by the factories."""
+    from rebeca.core import RebecaError
+    from rebeca.weights import WEIGHTS
+    root = Path(root)
+    for name in names or WEIGHTS:
+        if name not in WEIGHTS: raise RebecaError(f"fake_hub_cache: no model {name!r}; expected one of {list(WEIGHTS)}")
+        w = WEIGHTS[name]
+        folder = _fake_folder(root, w, seed)
+        for f in w.files:
+            try: content = _fake_content(name, f.path)
+            except KeyError: raise RebecaError(f"fake_hub_cache: nothing makes {name}'s {f.path}; add it to _fake_content") from None
+            dest = folder/f.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, dict): dest.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            elif isinstance(content, str): dest.write_text(content, encoding="utf-8")
+            elif full: content(dest, seed)
+            else: _tiny_weights(dest, seed)
+    return root
