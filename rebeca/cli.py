@@ -18,8 +18,8 @@ from .core import RebecaError, _resolve
 __all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT', 'TRAINING', 'SAMPLING', 'SD', 'TRUTH', 'TEST',
            'REPRODUCE', 'COMMANDS', 'FIT', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
            'world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
-           'verify_command', 'reproduce_command', 'store_command', 'fit_command', 'recommend_command',
-           'evaluate_command', 'fold_in_command']
+           'verify_command', 'reproduce_command', 'download_command', 'store_command', 'fit_command',
+           'recommend_command', 'evaluate_command', 'fold_in_command']
 
 # %% ../nbs/10_cli.ipynb #1a9a0ab6
 def _choices(choices):
@@ -105,8 +105,9 @@ SAMPLING = Group("sampling", "rebeca.sampling:sample_embeddings", ["n", "guidanc
 SD = Group("sd", "rebeca.decoding:sd15_ip_adapter", ["steps", "scheduler"], choices=dict(scheduler=["default", "dpm"]))
 TRUTH = Group("truth", "rebeca.shapes.truth:ShapesTruth", ["probe_epochs"])
 TEST = Group("test", "rebeca.verifier:verify", ["n_permutations", "seed"], flags=dict(n_permutations="permutations"))
-REPRODUCE = Group("run", "rebeca.reproduce:reproduce", ["profile", "out", "quick", "smoke", "fast", "notebooks", "tests"],
-                  flags=dict(tests="with_tests"), flat=True)
+REPRODUCE = Group("run", "rebeca.reproduce:reproduce", ["profile", "out", "quick", "smoke", "fast", "authors_final", "notebooks",
+                                                          "tests", "device", "check"],
+                  flags=dict(tests="with_tests"), choices=dict(device=["cpu", "cuda"]), flat=True)
 
 def _progress(quiet:bool=False, # no progress bars
              ): ...
@@ -346,19 +347,37 @@ def verify_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CS
 
 # %% ../nbs/10_cli.ipynb #b5a7bbbf
 @command(REPRODUCE, QUIET)
-def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smoke:bool=False, fast:bool=False, notebooks:list[str]=None,
-                      tests:bool=False, quiet:bool=False,
-                      plan:bool=False, # print each stage's work and planned hours on the GPU in use, and run nothing
+def reproduce_command(profile:str="shapes", out:Path=None, quick:bool=False, smoke:bool=False, fast:bool=False, authors_final:bool=False,
+                      notebooks:list[str]=None,
+                      tests:bool=False, quiet:bool=False, device:str=None, check:bool=False,
+                      plan:bool=False, # print each stage's work, planned hours on the GPU in use and disk, and run nothing
                       gpu:str=None, # with --plan: a GPU of rebeca/throughput.yaml instead of the one in use
                      ):
-    "Regenerate every table and figure of the paper for a profile (runs the notebooks)."
-    from rebeca.reproduce import reproduce, plan as make_plan, format_plan
-    if plan: return print(format_plan(make_plan(profile, quick=quick, smoke=smoke, fast=fast, gpu=gpu)))
-    suffix = "".join(f"-{name}" for name, on in (("quick", quick), ("smoke", smoke), ("fast", fast)) if on)
+    "Regenerate every table and figure of the paper for a profile (runs the notebooks, after a preflight of what they need)."
+    from rebeca.reproduce import reproduce, plan as make_plan, format_plan, format_preflight
+    if plan: return print(format_plan(make_plan(profile, quick=quick, smoke=smoke, fast=fast, authors_final=authors_final, gpu=gpu)))
+    suffix = "".join(f"-{name}" for name, on in (("authors-final", authors_final), ("quick", quick), ("smoke", smoke), ("fast", fast)) if on)
     out = out or Path("runs")/(Path(profile).stem + suffix)
-    timings = reproduce(profile, out, quick=quick, smoke=smoke, fast=fast, notebooks=notebooks, progress=not quiet, tests=tests)
-    print(f"{len(timings)} notebooks in {sum(timings.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
+    result = reproduce(profile, out, quick=quick, smoke=smoke, fast=fast, authors_final=authors_final, notebooks=notebooks, progress=not quiet, tests=tests,
+                       device=device, check=check)
+    if check:
+        print(format_preflight(result))
+        return 0 if (result.state == "ok").all() else 1
+    print(f"{len(result)} notebooks in {sum(result.values()) / 60:.1f} min; tables in {Path(out)/'tables'}, "
           f"figures in {Path(out)/'figures'}, executed notebooks in {Path(out)/'notebooks'}")
+
+@command(QUIET)
+def download_command(profile:str="flickr-aes", # the profile whose models to fetch (a shipped name or a YAML file)
+                     models:list[str]=None, # or these models of rebeca.weights.WEIGHTS instead
+                     dry_run:bool=False, # only list the files, their sizes and where they go
+                     quiet:bool=False):
+    "Fetch exactly the pretrained files a profile's models need (and no others) into the Hugging Face and rebeca caches; resumable."
+    from rebeca.reproduce import weights_needed
+    from rebeca.profile import load_profile
+    from rebeca.weights import download
+    names = models or list(weights_needed(load_profile(profile)))
+    if not names: return print(f"profile {profile!r} loads no pretrained weights")
+    download(names, dry_run=dry_run, progress=not quiet)
 
 # %% ../nbs/10_cli.ipynb #3e1562c7
 FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "split",

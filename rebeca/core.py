@@ -67,8 +67,8 @@ def download_error(model:str, # what failed to load: a hub id, e.g. 'stable-diff
     what = f" ({files})" if files else ""
     return RebecaError(f"could not load {model!r}{what}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}\n"
                        f"It is downloaded once from the Hugging Face Hub into its cache (~/.cache/huggingface, or $HF_HOME). "
-                       f"For a machine without network access, run `huggingface-cli download {model}` where there is network, "
-                       f"copy the cache folder to the same place here, and set HF_HUB_OFFLINE=1")
+                       f"For a machine without network access, run `rebeca download` (or `hf download {model} <files>`) where "
+                       f"there is network, copy the cache folder to the same place here, and set HF_HUB_OFFLINE=1")
 
 # %% ../nbs/00_core.ipynb #91192f41
 def _resolve(entry):

@@ -129,7 +129,7 @@ class TransformersCLIPEmbedder(Embedder):
         from transformers import CLIPVisionModelWithProjection
         from rebeca.weights import snapshot_folder
         folder = Path(repo)/subfolder if Path(repo).is_dir() else snapshot_folder("ip-adapter-image-encoder")/subfolder
-        try: model = CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True)
+        try: model = CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True, dtype=dtype)   # not its config's float16 on a CPU
         except (OSError, ValueError) as e: raise download_error(repo, e, subfolder) from None
         return cls(model, model.config.image_size, device=device, dtype=dtype, source=f"transformers:{repo}/{subfolder}")
     @classmethod

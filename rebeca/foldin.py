@@ -28,6 +28,8 @@ __all__ = ['INITS', 'KS', 'METHODS', 'grow_prior', 'user_rows', 'new_ratings', '
 def grow_prior(model:RebecaPrior, n_new:int=1) -> RebecaPrior:
     "A copy of `model` with `n_new` more users (indices n_users.. n_users + n_new - 1, set to the null user's rows); the null user moves last."
     if n_new < 0: raise RebecaError(f"n_new={n_new}: cannot remove users")
+    if not isinstance(model, RebecaPrior):
+        raise RebecaError(f"a {type(model).__name__} cannot grow: fold-in learns the user rows of the token prior (RebecaPrior) only")
     U = model.config.n_users
     config = {k: v for k, v in model.config.items() if not k.startswith("_")} | dict(n_users=U + n_new)
     grown = RebecaPrior(**config)

@@ -198,7 +198,8 @@ class CMMDEmbedder(Embedder):
         from rebeca.weights import fetch
         folder = Path(path) if Path(path).is_dir() else fetch("clip-vit-l-14-336")["config.json"].parent if path == CMMD_CLIP else None
         if folder is None: raise RebecaError(f"path={path!r}: expected {CMMD_CLIP!r} or a local folder with config.json and model.safetensors")
-        try: model, processor = CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True), CLIPImageProcessor.from_pretrained(folder)
+        try: model, processor = (CLIPVisionModelWithProjection.from_pretrained(folder, use_safetensors=True, dtype=dtype),
+                                 CLIPImageProcessor.from_pretrained(folder))
         except (OSError, ValueError) as e:
             raise RebecaError(f"could not load CMMD's CLIP model from {folder} ({type(e).__name__}: {str(e).splitlines()[0]}). "
                               f"Pickled weights are never loaded: `rebeca download` converts {CMMD_CLIP}'s to safetensors") from None

@@ -23,8 +23,9 @@ from .data import Ratings, BalancedUserSampler
 from .checkpoint import load_model, save_training_state, find_training_state, load_training_state
 
 # %% auto #0
-__all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'timestep_embedding', 'RebecaPrior', 'PriorConfig', 'make_scheduler', 'PriorData',
-           'prior_dataset', 'drop_conditioning', 'prior_loss', 'train_prior']
+__all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'PRIOR_CLASSES', 'timestep_embedding', 'RebecaPrior', 'fourier_time', 'AdaLNPrior',
+           'PriorConfig', 'build_prior', 'load_prior', 'make_scheduler', 'PriorData', 'prior_dataset',
+           'drop_conditioning', 'prior_loss', 'train_prior']
 
 # %% ../nbs/02_prior.ipynb #ca7f26e8
 NULL_RATING = 2  # rating tokens: 0 dislike, 1 like, 2 null
@@ -80,11 +81,81 @@ class RebecaPrior(ModelMixin, ConfigMixin):
     def normalize(self, x): return (x - self.embed_mean) / self.embed_std
     def denormalize(self, x): return x * self.embed_std + self.embed_mean
 
+# %% ../nbs/02_prior.ipynb #6b5dd385
+def fourier_time(t:torch.Tensor, dim:int=256, max_period:float=10_000.0) -> torch.Tensor:
+    "[sin, cos] of t at dim/2 frequencies spaced evenly in log from 1 to `max_period`: (B,) -> (B, dim)."
+    freqs = torch.exp(torch.linspace(0.0, math.log(max_period), dim // 2, device=t.device))
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+class _AdaLN(nn.Module):
+    "LayerNorm without affine parameters, then x (1 + scale(c)) + shift(c); both maps start at zero (adaLN-Zero)."
+    def __init__(self, width:int):
+        super().__init__()
+        self.norm, self.scale, self.shift = nn.LayerNorm(width, elementwise_affine=False), nn.Linear(width, width), nn.Linear(width, width)
+        for lin in (self.scale, self.shift): nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)
+    def forward(self, x, c): return self.norm(x) * (1 + self.scale(c)[:, None]) + self.shift(c)[:, None]
+
+class _AdaLNBlock(nn.Module):
+    "Self-attention, gated cross-attention to the conditioning tokens, an MLP: each after an adaLN-Zero norm."
+    def __init__(self, width:int, n_heads:int, ff_dim:int):
+        super().__init__()
+        self.norm_self, self.norm_cross, self.norm_mlp = _AdaLN(width), _AdaLN(width), _AdaLN(width)
+        self.self_attn = nn.MultiheadAttention(width, n_heads, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(width, n_heads, batch_first=True)
+        self.cross_gate = nn.Parameter(torch.zeros(1))                       # closed at the start
+        self.mlp = nn.Sequential(nn.Linear(width, ff_dim), nn.GELU(), nn.Linear(ff_dim, width))
+        nn.init.zeros_(self.mlp[-1].weight); nn.init.zeros_(self.mlp[-1].bias)
+    def forward(self, x, c, cond_tokens):
+        h = self.norm_self(x, c)
+        x = x + self.self_attn(h, h, h, need_weights=False)[0]
+        h = self.norm_cross(x, c)
+        x = h + self.cross_gate * self.cross_attn(h, cond_tokens, cond_tokens, need_weights=False)[0]   # onto the normalised tokens
+        return x + self.mlp(self.norm_mlp(x, c))
+
+# %% ../nbs/02_prior.ipynb #f46a0cf0
+class AdaLNPrior(ModelMixin, ConfigMixin):
+    "The authors' final prior (gapatron/REBECA at 20a4366): image chunks as tokens, adaLN-Zero blocks with gated cross-attention to [user, rating, time]."
+    @register_to_config
+    def __init__(self, embed_dim:int=1024, n_users:int=94, width:int=128, n_layers:int=6, n_heads:int=8, n_image_tokens:int=32,
+                 ff_dim:int=512, time_dim:int=256):
+        super().__init__()
+        if embed_dim % n_image_tokens: raise RebecaError(f"embed_dim={embed_dim} is not divisible by n_image_tokens={n_image_tokens}")
+        if width % n_heads: raise RebecaError(f"width={width} is not divisible by n_heads={n_heads}")
+        chunk = embed_dim // n_image_tokens
+        self.to_chunks, self.from_chunks = nn.Linear(embed_dim, embed_dim), nn.Linear(embed_dim, embed_dim)
+        self.chunk_in, self.chunk_out = nn.Linear(chunk, width), nn.Linear(width, chunk)
+        self.user_embed = nn.Embedding(n_users + 1, width)                   # row n_users: the null user
+        self.rating_embed = nn.Embedding(3, width)                           # dislike, like, null
+        self.time_mlp = nn.Sequential(nn.Linear(time_dim, width), nn.SiLU(), nn.Linear(width, width))
+        self.cond_mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        self.blocks = nn.ModuleList([_AdaLNBlock(width, n_heads, ff_dim) for _ in range(n_layers)])
+        self.head = nn.Linear(width, width)
+        self.register_buffer("embed_mean", torch.zeros(embed_dim))
+        self.register_buffer("embed_std", torch.ones(embed_dim))
+
+    @property
+    def null_user(self) -> int: return self.config.n_users
+
+    def forward(self, x_t:torch.Tensor, t:torch.Tensor, user:torch.Tensor, rating:torch.Tensor) -> torch.Tensor:
+        "Predict x0 (or the noise) from a noisy embedding `x_t` (B, embed_dim)."
+        B, c = x_t.shape[0], self.config
+        h = self.chunk_in(self.to_chunks(x_t).view(B, c.n_image_tokens, -1))
+        cond = torch.stack([self.user_embed(user), self.rating_embed(rating),
+                            self.time_mlp(fourier_time(t, c.time_dim).to(x_t.dtype))], dim=1)
+        vec = self.cond_mlp(cond.mean(1))
+        for block in self.blocks: h = block(h, vec, cond)
+        return self.from_chunks(self.chunk_out(self.head(h)).reshape(B, c.embed_dim))
+
+    def normalize(self, x): return (x - self.embed_mean) / self.embed_std
+    def denormalize(self, x): return x * self.embed_std + self.embed_mean
+
 # %% ../nbs/02_prior.ipynb #ad80e50a
 @dataclass
 class PriorConfig:
     "Model, noise schedule and training settings of a prior run."
-    width: int | None = None        # None: the embedding size
+    arch: str = "tokens"            # 'tokens': `RebecaPrior`, the paper's; 'adaln': `AdaLNPrior`, the authors' final model
+    width: int | None = None        # None: the embedding size (tokens), 128 (adaln)
     n_layers: int = 8
     n_heads: int = 16
     n_user_tokens: int = 4
@@ -119,9 +190,35 @@ PRIOR_CONFIGS = {
                           batch_size=256, samples_per_user=128, plateau_patience=4, early_stopping_patience=12, min_delta=0.002,
                           max_epochs=400),
 }
+PRIOR_CONFIGS["authors-final"] = PriorConfig(                               # gapatron/REBECA at 20a4366 (see the fidelity table)
+    arch="adaln", width=128, n_layers=6, n_heads=8, n_image_tokens=32, ff_dim=512, dropout=0.0,
+    num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="sample", clip_sample=False, standardise=False,
+    cond_drop_prob=0.0, user_drop_prob=0.15, rating_drop_prob=0.15, samples_per_user=100, early_stopping_patience=50, max_epochs=2000,
+    final_norm=False)
 PRIOR_CONFIGS["catalog"] = replace(PRIOR_CONFIGS["shapes"], samples_per_user=None, max_epochs=100, early_stopping_patience=10)  # any catalog, on a CPU (11_recommend)
 
 # %% ../nbs/02_prior.ipynb #f1e66efd
+PRIOR_CLASSES = {"tokens": RebecaPrior, "adaln": AdaLNPrior}
+
+def build_prior(config:PriorConfig, dim:int, n_users:int):
+    "The untrained prior network of `config` for `dim`-d embeddings and `n_users` users (its weights drawn from torch's current seed)."
+    c = config
+    if c.arch not in PRIOR_CLASSES: raise RebecaError(f"arch={c.arch!r}: expected one of {list(PRIOR_CLASSES)}")
+    if c.arch == "adaln":
+        return AdaLNPrior(embed_dim=dim, n_users=n_users, width=c.width or 128, n_layers=c.n_layers, n_heads=c.n_heads,
+                          n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim)
+    return RebecaPrior(embed_dim=dim, n_users=n_users, width=c.width, n_layers=c.n_layers, n_heads=c.n_heads,
+                       n_user_tokens=c.n_user_tokens, n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim, dropout=c.dropout,
+                       pair_token=c.pair_token, final_norm=c.final_norm)
+
+def load_prior(path, **kwargs):
+    "A saved prior network (either class), from safetensors: the class is the one its config.json names."
+    path = Path(path)
+    try: name = json.loads((path/"config.json").read_text()).get("_class_name")
+    except (OSError, ValueError): name = None
+    cls = {c.__name__: c for c in PRIOR_CLASSES.values()}.get(name, RebecaPrior)
+    return load_model(cls, path, **kwargs)
+
 def make_scheduler(config:PriorConfig) -> DDPMScheduler:
     "The training noise schedule: diffusers' DDPMScheduler (linear betas 1e-4..0.02 by default), x0 clipped if `clip_sample`."
     return DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
@@ -215,19 +312,17 @@ def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bo
     make_opt = lambda m: torch.optim.AdamW(m.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     make_sched = lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, mode="min", factor=0.5, patience=c.plateau_patience)
     if resume and find_training_state(ckpt):
-        model, opt, plateau, state = load_training_state(ckpt, RebecaPrior, make_opt, make_sched, dev)
+        model, opt, plateau, state = load_training_state(ckpt, type(load_prior(find_training_state(ckpt)/"model")), make_opt, make_sched, dev)
         if (model.config.embed_dim, model.config.n_users) != (D, U):
             raise RebecaError(f"{out}: the checkpoint's prior is for dim {model.config.embed_dim} and {model.config.n_users} users, "
                               f"the data has dim {D} and {U} users")
         start, history, best_val, bad = state["epoch"], state["history"], state["best_val"], state["bad_epochs"]
-        best_state = {k: v.to(dev) for k, v in load_model(RebecaPrior, out/"model").state_dict().items()}
+        best_state = {k: v.to(dev) for k, v in load_prior(out/"model").state_dict().items()}
     else:
         if (out/"prior.json").is_file() and not resume:
             raise RebecaError(f"{out}: already holds a trained prior; pass resume=True (--resume) to continue it, or choose another folder")
         torch.manual_seed(c.seed)
-        model = RebecaPrior(embed_dim=D, n_users=U, width=c.width, n_layers=c.n_layers, n_heads=c.n_heads,
-                            n_user_tokens=c.n_user_tokens, n_image_tokens=c.n_image_tokens, ff_dim=c.ff_dim, dropout=c.dropout,
-                            pair_token=c.pair_token, final_norm=c.final_norm)
+        model = build_prior(c, D, U)
         if c.standardise:                                              # else the model sees the raw embeddings (mean 0, std 1 stored)
             train_rows = torch.unique(data.splits["train"]["row"])
             model.embed_mean.copy_(data.embeddings[train_rows].mean(0))

@@ -82,6 +82,8 @@ class SamplingSection:
     diverse: dict[str, float | bool] | None = None   # REBECA's set by `sample_diverse` (03_sampling): oversample, guidance_scale, alpha, k,
                                     # steps, round_trip (a pool at low guidance, a DPP keeps n per user; round_trip: quality read through
                                     # the decoded image); None: plain guidance at guidance_scale, the paper's
+    diverse_beside: bool = False    # True: the diverse set is a set of its own, REBECA_diverse, beside REBECA at guidance_scale (the
+                                    # paper's); False: it is REBECA's set
 
 @dataclass
 class DecodingSection:
@@ -223,7 +225,7 @@ def known_profiles() -> list:
     "Names of the profiles shipped in `rebeca/profiles/`."
     return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
 
-OVERLAYS = ("quick", "smoke", "fast")
+OVERLAYS = ("quick", "smoke", "fast", "authors-final")
 
 def _merge(raw:dict, overrides:dict) -> dict:
     "`raw` with `overrides` merged in section by section."

@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/reproduce.html.md"""
 
 # %% ../nbs/09b_reproduce.ipynb #14f29bf7
 from __future__ import annotations
-import dataclasses, re, time
+import dataclasses, os, re, shutil, time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,10 @@ import yaml
 
 import rebeca
 from .core import RebecaError, atomic_write
-from .profile import Profile, PIPELINE, load_profile, missing_inputs, notebooks_of
+from .profile import Profile, PIPELINE, load_profile, missing_inputs, notebooks_of, stages_of
 
 # %% auto #0
-__all__ = ['THROUGHPUT', 'reproduce', 'plan', 'format_plan']
+__all__ = ['THROUGHPUT', 'disk_plan', 'plan', 'format_plan', 'weights_needed', 'preflight', 'format_preflight', 'reproduce']
 
 # %% ../nbs/09b_reproduce.ipynb #3a5ac908
 _SKIP_FLAGS = ("slow", "gpu")
@@ -85,8 +85,9 @@ def _resolved(profile:Profile) -> Profile:
     if profile.data.root is None: return profile
     return dataclasses.replace(profile, data=dataclasses.replace(profile.data, root=str(Path(profile.data.root).absolute())))
 
-def _overlays(smoke:bool=False, fast:bool=False) -> list:
-    return [name for name, on in (("smoke", smoke), ("fast", fast)) if on]
+def _overlays(smoke:bool=False, fast:bool=False, authors_final:bool=False) -> list:
+    "The overlays asked for, in the order they merge: the authors' final run first, then the smoke run's counts, then the faster samplers."
+    return [name for name, on in (("authors-final", authors_final), ("smoke", smoke), ("fast", fast)) if on]
 
 def _failed(name:str, source_nb:Path, executed:Path, e) -> RebecaError:
     "The error for notebook `name` whose cell raised `e` (a `PapermillExecutionError`)."
@@ -96,46 +97,6 @@ def _failed(name:str, source_nb:Path, executed:Path, e) -> RebecaError:
     first = next((l for l in e.source.splitlines() if l.strip() and not l.startswith("#|")), "").strip()
     return RebecaError(f"notebook {name} failed at {where} ({first[:80]!r}): {e.ename}: {e.evalue}\n"
                        f"The partial executed notebook, with the traceback, is kept at {executed}")
-
-# %% ../nbs/09b_reproduce.ipynb #04504ac5
-def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file of one's own
-              out:Path|None=None, # the run folder (default: runs/<profile>); a rerun reuses the stages whose inputs are unchanged
-              quick:bool=False, # the profile's quick settings: a smaller world, shorter training
-              smoke:bool=False, # the profile's smoke settings: tiny models, fake data, every stage in minutes on a CPU
-              fast:bool=False, # the profile's fast settings: faster samplers, fewer images behind Tables 1-2
-              notebooks:list[str]|None=None, # run only these notebooks (in the pipeline's order)
-              nbs_dir=None, # the notebooks' folder (default: the package's own, or a clone's nbs/)
-              progress:bool=True, # progress bars
-              tests:bool=False, # also run the notebooks' demos and tests (nbdev-test runs them anyway)
-             ) -> dict:
-    "Run `profile`'s notebooks in order with papermill into `out`; returns seconds per notebook."
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    p = load_profile(profile, quick, overlays=_overlays(smoke, fast))
-    names = _select(p, notebooks)
-    missing = missing_inputs(p, stages=[stage for stage, nb in PIPELINE if nb in names])     # the inputs of these notebooks only
-    if missing: raise RebecaError(f"profile {p.profile!r} cannot start; missing:\n" + "\n".join(f"  - {m}" for m in missing))
-    folder = _notebooks_folder(nbs_dir)
-    names = _select(p, notebooks, folder)
-    out = Path(out if out is not None else Path("runs")/p.profile).absolute()
-    if out == folder or folder in out.parents: raise RebecaError(f"out={out}: a run never writes into the notebooks folder {folder}")
-    (out/"notebooks").mkdir(parents=True, exist_ok=True)
-    atomic_write(out/"profile.yaml", yaml.safe_dump(_resolved(p).to_dict(), sort_keys=False))
-    parameters, timings = {"run_profile": str(out/"profile.yaml"), "run_out": str(out)}, {}
-    for i, name in enumerate(names, 1):
-        source, executed = folder/f"{name}.ipynb", out/"notebooks"/f"{name}.ipynb"
-        executed.parent.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(_executable(source, tests), str(executed), parameters=parameters, kernel_name=KERNEL,
-                                       language="python", cwd=str(out), progress_bar=progress)
-        except PapermillExecutionError as e: raise _failed(name, source, executed, e) from None
-        except Exception as e:
-            raise RebecaError(f"notebook {name} did not run to the end ({type(e).__name__}: {e}); "
-                              f"what ran is kept at {executed}") from e
-        timings[name] = round(time.perf_counter() - start, 2)
-        print(f"[{i}/{len(names)}] {name}: {timings[name]:.1f} s", flush=True)
-    return timings
 
 # %% ../nbs/09b_reproduce.ipynb #a40d3d34
 THROUGHPUT = Path(rebeca.__file__).parent/"throughput.yaml"
@@ -170,15 +131,42 @@ def _data_counts(p:Profile) -> dict:
     return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(), catalog=len(catalog),
                 catalog_tiles=float(np.mean([image_tiles(*s) for s in sizes])), source=f"the data in {p.data.root}")
 
+# %% ../nbs/09b_reproduce.ipynb #f8832028
+_IMAGE_BYTES = {"sd15-ip-adapter": 500_000}     # a decoded 512 x 512 PNG, planned at the top of 0.3-0.5 MB
+_SMALL_IMAGE = 20_000                           # any other decoder's images (the shapes world's are 64 x 64)
+
+def _decoded_images(p:Profile, users:int) -> dict:
+    "Images per folder of the decoding stage of `p` for `users` users."
+    from rebeca.stages import decode_plan
+    return {k: users * (per_user or p.sampling.n) for k, (_, _, per_user, _) in
+            decode_plan(p, names=("REBECA", "NoUE") if p.prior.noue else ("REBECA",)).items()}
+
+def _prior_parameters(p:Profile, dim:int, users:int) -> int:
+    "Parameters of the prior of `p` for `dim`-d embeddings and `users` users, counted without allocating them."
+    import torch
+    from rebeca.prior import PRIOR_CONFIGS, build_prior
+    with torch.device("meta"): return sum(x.numel() for x in build_prior(PRIOR_CONFIGS[p.prior.config], dim, users).parameters())
+
+def disk_plan(p:Profile, n:dict|None=None) -> pd.Series:
+    "Bytes each stage of `p` writes into its run folder, from the counts `n` (default: the data's, else the paper's)."
+    n = n or _data_counts(p)
+    U, s = n["users"], p.sampling
+    dim = 1024 if p.embeddings.embedder == "openclip-vit-h-14" else 64
+    png = _IMAGE_BYTES.get(p.decoding.decoder, _SMALL_IMAGE) if not p.tiny else _SMALL_IMAGE
+    images = _decoded_images(p, U)
+    sets = 2 + p.prior.noue + len(s.sweep) + bool(s.diverse)
+    return pd.Series(dict(embeddings=2 * n["images"] * dim * 4, prior=(1 + p.prior.noue) * 5 * 4 * _prior_parameters(p, dim, U),
+                          sampling=sets * U * s.n * dim * 4, decoding=sum(images.values()) * png,
+                          metrics=n["real"] * (png if p.metrics.real_size else 0), topics=(n["catalog"] + U * s.n) * 2_000), dtype=float)
+
 # %% ../nbs/09b_reproduce.ipynb #3b6fab18
 def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one's own
-         quick:bool=False, smoke:bool=False, fast:bool=False, # the overlays, as for `reproduce`
+         quick:bool=False, smoke:bool=False, fast:bool=False, authors_final:bool=False, # the overlays, as for `reproduce`
          gpu:str|None=None, # a section of throughput.yaml (default: the GPU in use, else the first)
         ) -> pd.DataFrame:
     "Per stage of `profile`: the work, and the hours it takes at the throughput measured on `gpu`."
     from rebeca.prior import PRIOR_CONFIGS, PriorConfig
-    from rebeca.stages import decode_plan
-    p = load_profile(profile, quick, overlays=_overlays(smoke, fast))
+    p = load_profile(profile, quick, overlays=_overlays(smoke, fast, authors_final))
     table = yaml.safe_load(THROUGHPUT.read_text())
     T = table[_gpu(gpu, table)]
     n = _data_counts(p)
@@ -189,18 +177,25 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
     rows.append(("prior", f"{priors} priors x {epochs} epochs x {per_epoch:,} ratings", priors * epochs * per_epoch / T["prior_train_samples_per_s"]))
     sets, steps = 2 + p.prior.noue + len(s.sweep), s.steps or cfg.num_train_timesteps
     rate = T["prior_sampling_steps_per_s"] if s.autocast is not False else T["prior_sampling_steps_per_s_fp32"]
-    rows.append(("sampling", f"{sets} sets x {U * s.n:,} embeddings x {steps:,} {s.scheduler} steps", sets * U * s.n * steps / rate))
-    dp = decode_plan(p, names=("REBECA", "NoUE") if p.prior.noue else ("REBECA",))
-    images = {k: U * (per_user or s.n) for k, (_, _, per_user, _) in dp.items()}
+    work, samples = f"{sets} sets x {U * s.n:,} embeddings x {steps:,} {s.scheduler} steps", sets * U * s.n * steps
+    if s.diverse:                                                     # the varied set's pool, from which a DPP keeps n per user
+        pool, pool_steps = U * s.n * int(s.diverse.get("oversample", 30)), int(s.diverse.get("steps") or steps)
+        work, samples = work + f"; a pool of {pool:,} x {pool_steps:,} steps for REBECA, diverse", samples + pool * pool_steps
+    rows.append(("sampling", work, samples / rate))
+    images = _decoded_images(p, U)
     dsteps = d.steps or 100
-    rows.append(("decoding", f"{sum(images.values()):,} images ({len(dp)} sets) x {dsteps} {d.scheduler or 'default'} steps, {d.dtype or 'float16'}",
+    rows.append(("decoding", f"{sum(images.values()):,} images ({len(images)} sets) x {dsteps} {d.scheduler or 'default'} steps, {d.dtype or 'float16'}",
                  sum(images.values()) * dsteps / T["sd_image_steps_per_s"][d.dtype or "float16"]))
     main = images.get(f"REBECA-{d.prompts[0]}", U * s.n) if d.prompts else U * s.n
     trip = main if p.verifier.round_trip else 0
-    rows.append(("verifier", f"{p.verifier.permutations} permutations x {sets} sets" + (f"; {trip:,} decoded images embedded again" if trip else ""),
+    tested = sets + bool(s.diverse and s.diverse_beside)
+    rows.append(("verifier", f"{p.verifier.permutations} permutations x {tested} sets" + (f"; {trip:,} decoded images embedded again" if trip else ""),
                  T["verifier_s"] + trip / T["embed_images_per_s"]))
-    feats = 2 * (sum(images.values()) + n["real"])
-    rows.append(("metrics", f"{feats:,} images through Inception and CLIP ({n['real']:,} real, once)", feats / T["features_images_per_s"]))
+    feats, workers = sum(images.values()) + n["real"], p.metrics.num_workers or 8     # 8: the plan's GPU machine's loader workers
+    pre = T["features_preprocess_s"]                                  # per image and CPU core, measured by bench/metrics_preprocess.py
+    per_image = sum(max(1 / T["features_images_per_s"], pre[k] / workers) for k in pre)   # loading overlaps the network
+    rows.append(("metrics", f"{feats:,} images through Inception and CLIP ({n['real']:,} real, once), read and resized by {workers} workers",
+                 feats * per_image))
     calls = n["catalog"] + main
     workers = p.topics.max_workers if p.topics.captioner == "openai" else 1
     cost = _estimated_cost(p, n, main)
@@ -208,7 +203,9 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
                  + (f", about ${cost:,.0f}" if cost else ""), calls * T["caption_latency_s"] / workers + T["topic_models_s"]))
     df = pd.DataFrame(rows, columns=["stage", "work", "seconds"]).set_index("stage")
     df["hours"] = df.seconds / 3600
-    df.attrs = dict(gpu=T["gpu"], counts=n["source"], total_hours=df.hours.sum(), profile=p.profile, overlays=p.overlays)
+    df["disk_gb"] = disk_plan(p, n).reindex(df.index).fillna(0) / 1e9
+    df.attrs = dict(gpu=T["gpu"], counts=n["source"], total_hours=df.hours.sum(), total_disk_gb=df.disk_gb.sum(), profile=p.profile,
+                    overlays=p.overlays)
     return df
 
 def _estimated_cost(p:Profile, n:dict, generated:int) -> float|None:
@@ -221,5 +218,135 @@ def format_plan(df:pd.DataFrame) -> str:
     "The plan as a table, with its total and where its numbers come from."
     a = df.attrs
     head = f"plan of profile {a['profile']!r}" + (f" + {', '.join(a['overlays'])}" if a["overlays"] else "") + f" on {a['gpu']} ({a['counts']}):"
-    body = df[["work", "hours"]].to_markdown(floatfmt=".2f")
-    return f"{head}\n{body}\ntotal: {a['total_hours']:.1f} hours (throughput from {THROUGHPUT.name}, measured by bench/)"
+    body = df[["work", "hours", "disk_gb"]].to_markdown(floatfmt=".2f")
+    return (f"{head}\n{body}\ntotal: {a['total_hours']:.1f} hours (throughput from {THROUGHPUT.name}, measured by bench/), "
+            f"{a['total_disk_gb']:.1f} GB in the run folder (the weights are apart: `rebeca download --dry-run`)")
+
+# %% ../nbs/09b_reproduce.ipynb #db570024
+def weights_needed(p:Profile, stages=None) -> dict:
+    "The pretrained models (keys of `rebeca.weights.WEIGHTS`) the `stages` of `p` load (default: all), each with the first stage that loads it."
+    if p.tiny: return {}
+    stages = stages_of(p) if stages is None else list(stages)
+    e, m, uses = p.embeddings, p.metrics, {}
+    if e.embedder == "openclip-vit-h-14":
+        vit = "openclip-vit-h-14" if e.source == "open_clip" else "ip-adapter-image-encoder"
+        uses[vit] = ["embeddings"] + ["verifier"] * p.verifier.round_trip + ["metrics"] * ("store" in (m.fid, m.cmmd_features))
+    if p.decoding.decoder == "sd15-ip-adapter":
+        uses["sd15"] = uses["ip-adapter-sd15"] = ["sampling"] * bool((p.sampling.diverse or {}).get("round_trip")) + ["decoding"]
+    for features in dict.fromkeys((m.fid, m.cmmd_features)):
+        if features in ("inception", "clip-vit-l-14-336"): uses[features] = ["metrics"]
+    return {name: next(s for s in used if s in stages) for name, used in uses.items() if any(s in stages for s in used)}
+
+# %% ../nbs/09b_reproduce.ipynb #0a63e2ad
+_DIFFUSERS_DTYPE = (0, 40)          # diffusers' pipelines take `dtype=` from 0.40 on (before: `torch_dtype=`, and `dtype` is ignored)
+
+def _version(package:str) -> tuple:
+    from importlib.metadata import version
+    return tuple(int(x) for x in re.findall(r"\d+", version(package))[:2])
+
+def _bytes_under(folder:Path) -> int:
+    "Bytes of the files under `folder` (0 if it is not there)."
+    total = 0
+    for root, _, files in os.walk(folder):
+        for f in files:
+            try: total += os.lstat(os.path.join(root, f)).st_size
+            except OSError: pass
+    return total
+
+def preflight(profile, out=None, stages=None, device:str|None=None) -> pd.DataFrame:
+    "What the `stages` of `profile` (default: all) need before they start, checked in seconds: one row per check (check, state, detail)."
+    from rebeca.weights import WEIGHTS, check_weights, human_size, hf_commands
+    p = load_profile(profile)
+    stages = stages_of(p) if stages is None else list(stages)
+    out = Path(out if out is not None else Path("runs")/p.profile).absolute()
+    rows = []
+    missing = missing_inputs(p, stages)
+    for m in missing: rows.append(("OPENAI_API_KEY" if m.startswith("OPENAI_API_KEY") else "data", "missing", m))
+    if "data" in stages and p.world is None and p.data.fake is None and not any(r[0] == "data" for r in rows):
+        rows.append(("data", "ok", str(Path(p.data.root).absolute())))
+    needed = weights_needed(p, stages)
+    if needed:
+        files = check_weights(list(needed))
+        for name, stage in needed.items():
+            t = files[files.model == name]
+            bad = t[t.state != "ok"]
+            detail = (f"{len(t)} files, {human_size(t['size'].sum())} (for {stage})" if bad.empty else
+                      f"{len(bad)} of {len(t)} files missing or broken, e.g. {bad.path.iloc[0]} ({bad.state.iloc[0]}). "
+                      f"Run `rebeca download --models {name}`, or where there is network `{hf_commands([name])[0]}`")
+            rows.append((f"weights: {name}", "ok" if bad.empty else "missing", detail))
+        if device != "cpu":
+            import torch
+            gpu = torch.cuda.is_available()
+            rows.append(("GPU", "ok" if gpu else "missing", torch.cuda.get_device_name(0) if gpu else
+                         "no CUDA GPU is visible: the paper's models on a CPU take days. Run on a GPU, or pass --device cpu to run anyway"))
+        if "sd15" in needed:
+            v = _version("diffusers")
+            rows.append(("diffusers", "ok" if v >= _DIFFUSERS_DTYPE else "too old", f"{'.'.join(map(str, v))}" + (
+                "" if v >= _DIFFUSERS_DTYPE else f": SD1.5 would load in fp32 and decode about 7x slower; pip install 'diffusers>=0.40'")))
+    try: planned = disk_plan(p)
+    except RebecaError: planned = disk_plan(p, _PAPER_COUNTS)            # data that does not read: its stage will say why
+    need = float(planned.reindex([s for s in stages if s != "results"]).fillna(0).sum()) - _bytes_under(out)
+    where = next(f for f in [out, *out.parents] if f.exists())
+    free = shutil.disk_usage(where).free
+    rows.append(("disk", "ok" if free >= need else "too little", f"{human_size(free)} free at {where}, {human_size(max(need, 0))} still to write"
+                 + ("" if free >= need else "; free space, or choose another --out")))
+    return pd.DataFrame(rows, columns=["check", "state", "detail"])
+
+def format_preflight(df:pd.DataFrame) -> str:
+    "The preflight as a table, with a last line that says whether the run can start."
+    bad = df[df.state != "ok"]
+    tail = "ready to start" if bad.empty else f"{len(bad)} of {len(df)} checks failed: the run would stop at them; mend them first"
+    return df.to_markdown(index=False) + "\n" + tail
+
+# %% ../nbs/09b_reproduce.ipynb #04504ac5
+def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file of one's own
+              out:Path|None=None, # the run folder (default: runs/<profile>); a rerun reuses the stages whose inputs are unchanged
+              quick:bool=False, # the profile's quick settings: a smaller world, shorter training
+              smoke:bool=False, # the profile's smoke settings: tiny models, fake data, every stage in minutes on a CPU
+              fast:bool=False, # the profile's fast settings: faster samplers, fewer images behind Tables 1-2
+              authors_final:bool=False, # the profile's authors-final settings: the authors' later prior and generation run
+              notebooks:list[str]|None=None, # run only these notebooks (in the pipeline's order)
+              nbs_dir=None, # the notebooks' folder (default: the package's own, or a clone's nbs/)
+              progress:bool=True, # progress bars
+              tests:bool=False, # also run the notebooks' demos and tests (nbdev-test runs them anyway)
+              device:str|None=None, # 'cpu': run on the CPU even where the profile's models want a GPU (the kernels see no GPU)
+              check:bool=False, # only run the preflight (data, weights, disk, GPU, versions, key) and return its table
+             ) -> dict:
+    "Run `profile`'s notebooks in order with papermill into `out`, after the preflight; returns seconds per notebook."
+    p = load_profile(profile, quick, overlays=_overlays(smoke, fast, authors_final))
+    names = _select(p, notebooks)
+    out = Path(out if out is not None else Path("runs")/p.profile).absolute()
+    checks = preflight(p, out, stages=[stage for stage, nb in PIPELINE if nb in names], device=device)   # these notebooks' needs only
+    if check: return checks
+    if not (checks.state == "ok").all(): raise RebecaError(f"profile {p.profile!r} cannot start:\n{format_preflight(checks)}")
+    folder = _notebooks_folder(nbs_dir)
+    names = _select(p, notebooks, folder)
+    if out == folder or folder in out.parents: raise RebecaError(f"out={out}: a run never writes into the notebooks folder {folder}")
+    (out/"notebooks").mkdir(parents=True, exist_ok=True)
+    atomic_write(out/"profile.yaml", yaml.safe_dump(_resolved(p).to_dict(), sort_keys=False))
+    parameters, timings = {"run_profile": str(out/"profile.yaml"), "run_out": str(out)}, {}
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if device == "cpu": os.environ["CUDA_VISIBLE_DEVICES"] = ""          # the kernels inherit it: no GPU for them
+    try: _run_notebooks(names, folder, out, parameters, progress, tests, timings)
+    finally:
+        if device == "cpu":
+            if hidden is None: os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+            else: os.environ["CUDA_VISIBLE_DEVICES"] = hidden
+    return timings
+
+def _run_notebooks(names, folder, out, parameters, progress, tests, timings):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    for i, name in enumerate(names, 1):
+        source, executed = folder/f"{name}.ipynb", out/"notebooks"/f"{name}.ipynb"
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(_executable(source, tests), str(executed), parameters=parameters, kernel_name=KERNEL,
+                                       language="python", cwd=str(out), progress_bar=progress)
+        except PapermillExecutionError as e: raise _failed(name, source, executed, e) from None
+        except Exception as e:
+            raise RebecaError(f"notebook {name} did not run to the end ({type(e).__name__}: {e}); "
+                              f"what ran is kept at {executed}") from e
+        timings[name] = round(time.perf_counter() - start, 2)
+        print(f"[{i}/{len(names)}] {name}: {timings[name]:.1f} s", flush=True)

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from .core import RebecaError, save_tensors
 from .checkpoint import load_model
-from .prior import RebecaPrior, NULL_RATING
+from .prior import RebecaPrior, NULL_RATING, load_prior
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
@@ -32,7 +32,7 @@ class TrainedPrior:
         run = Path(run)
         if not (run/"prior.json").is_file(): raise RebecaError(f"{run}: not a prior run (no prior.json); train one with `rebeca train`")
         self.run, self.meta = run, json.loads((run/"prior.json").read_text())
-        self.model = load_model(RebecaPrior, run/"model").to(device).eval()
+        self.model = load_prior(run/"model").to(device).eval()
         self.scheduler_config = DDPMScheduler.load_config(run/"scheduler")
         self.workers, self.device = self.meta["workers"], device
 

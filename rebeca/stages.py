@@ -20,11 +20,11 @@ from .data import Ratings, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGE_JSON', 'RUN_ONLY', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage', 'save_table',
-           'save_figure', 'world_stage', 'data_stage', 'ground_truth', 'embeddings_stage', 'prior_stage',
-           'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify',
-           'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until',
-           'tables_1_2', 'guidance_points', 'frontier_points', 'plot_frontier', 'results']
+__all__ = ['STAGE_JSON', 'RUN_ONLY', 'DIVERSE', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage',
+           'save_table', 'save_figure', 'world_stage', 'data_stage', 'ground_truth', 'embedding_scale',
+           'embeddings_stage', 'prior_stage', 'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan',
+           'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage',
+           'fold_in_stage', 'run_until', 'tables_1_2', 'guidance_points', 'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -147,9 +147,16 @@ def _workers(n:int|None) -> int:
     import os
     return n if n is not None else min(8, os.cpu_count() or 1)
 
+def embedding_scale(X) -> dict:
+    "The scale of a matrix of embeddings: its row norms, and the share of coordinates outside [-1, 1], where `clip_sample=True` clips."
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1)
+    return dict(rows=len(X), dim=X.shape[1], norm_mean=float(norms.mean()), norm_min=float(norms.min()), norm_max=float(norms.max()),
+                abs_max=float(np.abs(X).max()), outside_unit=float((np.abs(X) > 1).mean()))
+
 def embeddings_stage(c:dict, progress:bool=True):
     "The profile's embedder over every image: `c['store']`, `c['emb_key']`."
-    from rebeca.embeddings import make_embedder, extract_embeddings
+    from rebeca.embeddings import make_embedder, extract_embeddings, load_embeddings
     P, out, root = c["P"], Path(c["out"]), Path(c["root"])
     e = P.embeddings
     folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e), tiny=P.tiny))
@@ -160,8 +167,13 @@ def embeddings_stage(c:dict, progress:bool=True):
             decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
             label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, progress=progress, tiny=P.tiny or None))
         extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=_workers(e.num_workers), progress=progress)
-        mark_stage(folder, key)
-    c["store"], c["emb_key"] = folder, key
+        mark_stage(folder, key, embedding_scale(load_embeddings(folder)[1]))
+    s = read_stage(folder)["info"]
+    if "outside_unit" not in s: s = embedding_scale(load_embeddings(folder)[1])       # a store made before the scale was recorded
+    c["store"], c["emb_key"], c["embedding_scale"] = folder, key, s
+    print(f"embeddings: {s['rows']:,} x {s['dim']}; row norms {s['norm_mean']:.3g} on average ({s['norm_min']:.3g} to {s['norm_max']:.3g}); "
+          f"{s['outside_unit']:.2%} of coordinates outside [-1, 1] (largest |x| {s['abs_max']:.3g}), which a prior with clip_sample=True "
+          f"and raw embeddings cannot produce", flush=True)
 
 # %% ../nbs/09a_stages.ipynb #e8cb2dea
 def prior_stage(c:dict, progress:bool=True):
@@ -206,6 +218,8 @@ def selection_quality(c:dict, k:int=20, round_trip:bool=False):
         trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c["store"]))
     return knn_quality(verifier.probabilities(X), X, k=k, round_trip=trip)
 
+DIVERSE = "REBECA_diverse"          # the varied set's name when it stands beside REBECA at the paper's guidance
+
 def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
     import torch
@@ -216,6 +230,8 @@ def sampling_stage(c:dict, progress:bool=True):
     folder = out/"samples"
     key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=dataclasses.asdict(s)))
     plan = {"REBECA": ("REBECA", s.guidance_scale), "uncond": ("REBECA", 0.0)}
+    varied = DIVERSE if s.diverse and s.diverse_beside else "REBECA"       # the set `sample_diverse` draws, if any
+    if varied == DIVERSE: plan[DIVERSE] = ("REBECA", None)
     if "NoUE" in priors: plan["NoUE"] = ("NoUE", s.guidance_scale)
     for w in s.sweep: plan[f"REBECA_w{w:g}"] = ("REBECA", float(w))
     files = {name: folder/f"{name}.safetensors" for name in plan}
@@ -225,7 +241,7 @@ def sampling_stage(c:dict, progress:bool=True):
         for name, (prior_name, w) in plan.items():
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
-            if name == "REBECA" and s.diverse:                         # a varied set: a pool at low guidance, then a DPP (03_sampling)
+            if name == varied and s.diverse:                           # a varied set: a pool at low guidance, then a DPP (03_sampling)
                 options = dict(s.diverse)
                 trip = bool(options.pop("round_trip", False))
                 try: d = Diverse(**options)
@@ -263,6 +279,7 @@ def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
             for m in ("REBECA", "NoUE") if m in names for p in d.prompts}
     plan |= {f"SD-{p}": ("REBECA", p, n, True) for p in d.prompts}             # Table 1's baselines: the prompt alone
     plan |= {f"REBECA_w{w:g}-{first}": (f"REBECA_w{w:g}", first, min(d.sweep_n, s.n), False) for w in s.sweep}   # Figure 4
+    if s.diverse and s.diverse_beside and "REBECA" in names: plan[f"{DIVERSE}-{first}"] = (DIVERSE, first, n, False)   # as many as REBECA's rows
     return plan
 
 def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
@@ -595,7 +612,7 @@ def tables_1_2(P, m:pd.DataFrame) -> dict:
     cols = [x for x in ("FID", "CMMD", "CMMD_per_user", "Vendi") if x in m.columns]
     prompts = P.decoding.prompts
     if prompts and P.metrics.real == "images":             # the paper's: REBECA against SD1.5 prompted alone; REBECA and NoUE per prompt
-        rows1 = {"REBECA": f"REBECA-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
+        rows1 = {"REBECA": f"REBECA-{prompts[0]}", "REBECA, diverse": f"{DIVERSE}-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
         rows2 = {f"{n}-{p}": f"{n}-{p}" for n in ("REBECA", "NoUE") for p in prompts}
         pick = lambda rows: m.loc[[v for v in rows.values() if v in m.index], cols].rename(index={v: k for k, v in rows.items()})
         return {"table1": pick(rows1), "table2": pick(rows2)}
