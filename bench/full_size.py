@@ -233,7 +233,8 @@ def pipeline_profile(args):
                    data=replace(p.data, fake=dict(images=args.images, users=args.users, seed=0), min_likes=3, n_val=1, n_test=1),
                    embeddings=replace(p.embeddings, batch_size=64),
                    sampling=replace(p.sampling, n=args.n, sweep=[10.0], diverse=dict(oversample=3, guidance_scale=1.0, alpha=8, k=5, steps=10)),
-                   decoding=replace(p.decoding, steps=args.steps, n=args.decode_n, sweep_n=args.decode_n, prompts=list(args.prompts)))
+                   decoding=replace(p.decoding, steps=args.steps, n=args.decode_n, sweep_n=args.decode_n, prompts=list(args.prompts)),
+                   metrics=replace(p.metrics, real_pool="likes"))      # every like: at small counts the test split's are too few for FID
 
 
 def stage_work(out, p):
@@ -256,24 +257,27 @@ def stage_work(out, p):
 def throughput_section(name, gpu, rates, base):
     "A throughput.yaml section: the measured rates, and the base section's other numbers (so that --plan can use it whole)."
     import yaml
-    section = dict(base) | dict(gpu=f"{gpu} (bench/full_size.py --pipeline)", embed_images_per_s=round(rates["embeddings"], 1),
-                                prior_train_samples_per_s=round(rates["prior"], 1), prior_sampling_steps_per_s=round(rates["sampling"], 1),
-                                sd_image_steps_per_s=dict(base["sd_image_steps_per_s"]) | {"float16": round(rates["decoding"], 2)},
-                                features_images_per_s=round(rates["metrics"], 1))
+    keys = dict(embeddings="embed_images_per_s", prior="prior_train_samples_per_s", sampling="prior_sampling_steps_per_s",
+                metrics="features_images_per_s")
+    section = dict(base) | {"gpu": f"{gpu} (bench/full_size.py --pipeline)"} | {keys[k]: round(v, 1) for k, v in rates.items() if k in keys}
+    if "decoding" in rates: section["sd_image_steps_per_s"] = dict(base["sd_image_steps_per_s"]) | {"float16": round(rates["decoding"], 2)}
     note = (f"# {name}: measured by bench/full_size.py --pipeline on {gpu}, {time.strftime('%Y-%m-%d')}: the flickr-aes profile's stages\n"
-            f"# at small counts with full-size models; each rate is the stage's work over its time less its model's load\n")
+            f"# at small counts with full-size models; each rate is the stage's work over its time less its model's load\n"
+            f"# (measured: {', '.join(rates) or 'none'}; the rest is the benchmarks' section)\n")
     return note + yaml.safe_dump({name: section}, sort_keys=False)
 
 
 def write_section(path, name, text):
-    "Replace the section `name` of the throughput file at `path` (or append it), keeping every other line and comment."
-    lines, out, skip = Path(path).read_text().splitlines(), [], False
-    for line in lines:
-        if line.startswith(f"# {name}:"): continue
-        if line.startswith(f"{name}:"): skip = True; continue
-        if skip and (line.startswith(" ") or line.startswith("#  ") or not line.strip()): continue
-        skip = False; out.append(line)
-    Path(path).write_text("\n".join(out).rstrip("\n") + "\n" + text)
+    "Replace the section `name` of the throughput file at `path` (its comment lines and its block), or append it; every other line stays."
+    lines = Path(path).read_text().splitlines()
+    key = next((i for i, line in enumerate(lines) if line.startswith(f"{name}:")), None)
+    if key is not None:
+        start = key
+        while start > 0 and lines[start - 1].startswith("# "): start -= 1
+        end = key + 1
+        while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()): end += 1
+        lines = lines[:start] + lines[end:]
+    Path(path).write_text("\n".join(lines).rstrip("\n") + "\n" + text)
 
 
 def pipeline(args):
@@ -282,9 +286,9 @@ def pipeline(args):
     from rebeca.reproduce import THROUGHPUT, reproduce
     os.environ.update(cache_env(args.cache))
     p, out = pipeline_profile(args), Path(args.cache)/"pipeline-run"
-    shutil.rmtree(out, ignore_errors=True)
     print(f"\nthe flickr-aes profile, full-size models, {args.images} images, {args.users} raters, into {out} ...", flush=True)
-    timings = reproduce(p, out, device=args.device, progress=False)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    timings = reproduce(p, out, device=args.device, progress=False)    # a stage finished by an earlier run is reused, and not timed
     stage_of = {"01_embeddings": "embeddings", "02_prior": "prior", "03_sampling": "sampling", "04_decoding": "decoding", "07_metrics": "metrics"}
     loads = dict(embeddings=args.loads.get("openclip-vit-h-14", 0), decoding=args.loads.get("sd15-ip-adapter", 0),
                  metrics=args.loads.get("clip-vit-l-14-336", 0) + args.loads.get("inception", 0))
@@ -294,7 +298,9 @@ def pipeline(args):
     print(f"\n{'notebook':<16}{'seconds':>9}{'less load':>11}  throughput")
     for nb, seconds in timings.items():
         stage = stage_of.get(nb)
-        if stage is None: print(f"{nb:<16}{seconds:>9.1f}"); continue
+        folder = out/{"prior": "prior/REBECA", "sampling": "samples", "decoding": "decoded"}.get(stage, stage or "")
+        reused = stage is not None and json.loads((folder/"stage.json").read_text())["finished"] < started
+        if stage is None or reused: print(f"{nb:<16}{seconds:>9.1f}" + ("  (reused from an earlier run: not timed)" if reused else "")); continue
         net = max(seconds - loads.get(stage, 0), 1e-3)
         rates[stage] = work[stage] / net
         print(f"{nb:<16}{seconds:>9.1f}{net:>11.1f}  {rates[stage]:,.1f} {units[stage]} ({work[stage]:,} in all)")

@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .core import RebecaError, Registry, default_device
-from .embeddings import Embedder, list_images, read_image, extract_embeddings, load_embeddings, store_embedder
+from .embeddings import Embedder, list_images, extract_embeddings, load_embeddings, store_embedder
 
 # %% auto #0
 __all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',

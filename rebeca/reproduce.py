@@ -255,7 +255,7 @@ def _bytes_under(folder:Path) -> int:
 
 def preflight(profile, out=None, stages=None, device:str|None=None) -> pd.DataFrame:
     "What the `stages` of `profile` (default: all) need before they start, checked in seconds: one row per check (check, state, detail)."
-    from rebeca.weights import WEIGHTS, check_weights, human_size, hf_commands
+    from rebeca.weights import check_weights, human_size, hf_commands
     p = load_profile(profile)
     stages = stages_of(p) if stages is None else list(stages)
     out = Path(out if out is not None else Path("runs")/p.profile).absolute()
@@ -281,8 +281,8 @@ def preflight(profile, out=None, stages=None, device:str|None=None) -> pd.DataFr
                          "no CUDA GPU is visible: the paper's models on a CPU take days. Run on a GPU, or pass --device cpu to run anyway"))
         if "sd15" in needed:
             v = _version("diffusers")
-            rows.append(("diffusers", "ok" if v >= _DIFFUSERS_DTYPE else "too old", f"{'.'.join(map(str, v))}" + (
-                "" if v >= _DIFFUSERS_DTYPE else f": SD1.5 would load in fp32 and decode about 7x slower; pip install 'diffusers>=0.40'")))
+            rows.append(("diffusers", "ok" if v >= _DIFFUSERS_DTYPE else "too old", ".".join(map(str, v)) + (
+                "" if v >= _DIFFUSERS_DTYPE else ": SD1.5 would load in fp32 and decode about 7x slower; pip install 'diffusers>=0.40'")))
     try: planned = disk_plan(p)
     except RebecaError: planned = disk_plan(p, _PAPER_COUNTS)            # data that does not read: its stage will say why
     need = float(planned.reindex([s for s in stages if s != "results"]).fillna(0).sum()) - _bytes_under(out)

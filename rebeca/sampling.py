@@ -17,8 +17,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from safetensors.torch import load_file
 
 from .core import RebecaError, save_tensors
-from .checkpoint import load_model
-from .prior import RebecaPrior, NULL_RATING, load_prior
+from .prior import NULL_RATING, load_prior
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',

@@ -218,7 +218,7 @@ class TinyFeatureNet(Embedder):
     def describe(self): return super().describe() | {"source": "random:tiny"}
 
 # %% ../nbs/00c_testing.ipynb #8fc50200
-import functools, gzip, hashlib, importlib.util, json, os, warnings
+import functools, gzip, hashlib, importlib.util, os, warnings
 
 _CLIP_MEAN, _CLIP_STD = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
 

@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/weights.html.md"""
 
 # %% ../nbs/00d_weights.ipynb #ea2c627b
 from __future__ import annotations
-import json, os, shutil, struct, sys, urllib.error, urllib.request
+import json, os, shutil, struct, urllib.error, urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
