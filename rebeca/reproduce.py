@@ -311,8 +311,8 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
               tests:bool=False, # also run the notebooks' demos and tests (nbdev-test runs them anyway)
               device:str|None=None, # 'cpu': run on the CPU even where the profile's models want a GPU (the kernels see no GPU)
               check:bool=False, # only run the preflight (data, weights, disk, GPU, versions, key) and return its table
-             ) -> dict:
-    "Run `profile`'s notebooks in order with papermill into `out`, after the preflight; returns seconds per notebook."
+             ) -> dict | pd.DataFrame:
+    "Run `profile`'s notebooks in order with papermill into `out`, after the preflight; returns seconds per notebook (with `check`: the preflight's table)."
     p = load_profile(profile, quick, overlays=_overlays(smoke, fast, authors_final))
     names = _select(p, notebooks)
     out = Path(out if out is not None else Path("runs")/p.profile).absolute()
@@ -335,6 +335,7 @@ def reproduce(profile:str="shapes", # a shipped profile's name, or a YAML file o
     return timings
 
 def _run_notebooks(names, folder, out, parameters, progress, tests, timings):
+    "Execute each notebook `names` of `folder` into `out/notebooks`, filling `timings`; a failed cell is one error naming it."
     import papermill
     from papermill.exceptions import PapermillExecutionError
     for i, name in enumerate(names, 1):
