@@ -22,7 +22,7 @@ from .prior import NULL_RATING, load_prior
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
            'sweep', 'select_diverse', 'knn_quality', 'Diverse', 'sample_diverse', 'save_samples', 'load_samples',
-           'check_sample_scale']
+           'count_samples', 'check_sample_scale']
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
@@ -99,14 +99,17 @@ def sample_embeddings(prior:TrainedPrior, # a trained prior
         x = x0.to(dev) * sched.init_noise_sigma
         users2 = torch.cat([u if prior.uses_user else torch.full_like(u, null_user), torch.full_like(u, null_user)])
         ratings2 = torch.cat([torch.full_like(u, rating), torch.full_like(u, NULL_RATING)])
+        half = slice(0, B) if guidance_scale == 1 else slice(B, 2 * B) if guidance_scale == 0 else slice(0, 2 * B)
+        users2, ratings2 = users2[half], ratings2[half]        # w = 1 is the conditional model alone, w = 0 the unconditional: one pass
         for t in tqdm(sched.timesteps, desc="sampling", disable=not progress, leave=False):
-            inp = sched.scale_model_input(torch.cat([x, x]), t)
-            tt = torch.full((2 * B,), int(t), device=dev, dtype=torch.long)
+            inp = sched.scale_model_input(x if len(users2) == B else torch.cat([x, x]), t)
+            tt = torch.full((len(users2),), int(t), device=dev, dtype=torch.long)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
                 out = model(inp, tt, users2, ratings2).float()
-            cond, uncond = out.chunk(2)
-            guided = uncond + guidance_scale * (cond - uncond)
-            x = sched.step(guided, t, x, generator=generator).prev_sample
+            if len(users2) == 2 * B:
+                cond, uncond = out.chunk(2)
+                out = uncond + guidance_scale * (cond - uncond)
+            x = sched.step(out, t, x, generator=generator).prev_sample
         outs.append(model.denormalize(x).float().cpu())
     return torch.cat(outs).numpy(), user_per_row
 
@@ -255,6 +258,12 @@ def load_samples(path) -> tuple[np.ndarray, np.ndarray, dict]:
     with safe_open(str(path), "pt") as f: meta = f.metadata()
     t = load_file(path)
     return t["embeddings"].numpy(), t["users"].numpy(), json.loads(meta["rebeca"])
+
+def count_samples(path) -> int:
+    "The number of rows of a `save_samples` file, from its header (nothing is loaded)."
+    from safetensors import safe_open
+    if not Path(path).is_file(): raise RebecaError(f"{path}: no such samples file")
+    with safe_open(str(path), "pt") as f: return int(f.get_slice("users").get_shape()[0])
 
 # %% ../nbs/03_sampling.ipynb #86a8f8ad
 def check_sample_scale(samples, catalog, name:str, factor:float=3.0) -> float:
