@@ -95,8 +95,9 @@ DEVICE = Group("device", "rebeca.core:default_device", ["device"], flat=True)
 WORLD = Group("world", "rebeca.shapes.world:make_world", ["n_images", "n_users", "seed"], flags=dict(n_images="images", n_users="users"))
 EXTRACT = Group("extract", "rebeca.embeddings:extract_embeddings", ["batch_size", "chunk_size", "num_workers"])
 AUTOENCODER = Group("ae", "rebeca.shapes.autoencoder:shapes_embedder",
-                    ["labels", "label_columns", "epochs", "decoder_epochs", "latent_dim", "label_weight"],
-                    flags=dict(epochs="ae_epochs", decoder_epochs="ae_decoder_epochs"))
+                    ["labels", "label_columns", "epochs", "decoder_epochs", "latent_dim", "label_weight", "precision"],
+                    flags=dict(epochs="ae_epochs", decoder_epochs="ae_decoder_epochs", precision="ae_precision"),
+                    choices=dict(precision=["float32", "bfloat16", "auto"]))
 VIT = Group("vit", "rebeca.embeddings:openclip_vit_h14", ["source", "dtype"], choices=dict(source=["open_clip", "transformers"]))
 TRAINING = Group("overrides", "rebeca.prior:PriorConfig", ["batch_size", "lr", "samples_per_user", "max_epochs", "seed", "pair_token"],
                  default=None, default_help="(default: the preset's)")

@@ -27,8 +27,9 @@ from ..decoding import Decoder, image_grid
 log = logging.getLogger("rebeca")
 
 # %% auto #0
-__all__ = ['log', 'ShapesAutoencoder', 'to_tensor', 'to_image', 'train_autoencoder', 'ShapesEmbedder', 'reconstruction_error',
-           'show_reconstructions', 'ShapesDecoder', 'shapes_embedder', 'pixel_decoder']
+__all__ = ['log', 'PRECISIONS', 'ShapesAutoencoder', 'to_tensor', 'to_image', 'resolve_precision', 'train_autoencoder',
+           'ShapesEmbedder', 'reconstruction_error', 'show_reconstructions', 'ShapesDecoder', 'shapes_embedder',
+           'pixel_decoder']
 
 # %% ../../nbs/shapes/01_autoencoder.ipynb #21051168
 class ShapesAutoencoder(ModelMixin, ConfigMixin):
@@ -95,20 +96,31 @@ def _label_accuracy(model, pixels, targets, device) -> list:
     z = torch.cat([model.encode(b.to(device).float() / 255) for b in pixels.split(512)])
     return [round(float((head(z).argmax(1).cpu() == targets[:, i]).float().mean()), 4) for i, head in enumerate(model.label_heads)]
 
+# %% ../../nbs/shapes/01_autoencoder.ipynb #ecf08a62
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+def resolve_precision(precision:str, device:str="cpu") -> str:
+    "'float32' or 'bfloat16' for `precision`; 'auto' is bfloat16 where the device multiplies it natively (a GPU with bf16, a CPU with AMX), else float32."
+    if precision not in PRECISIONS: raise RebecaError(f"precision={precision!r}: expected one of {PRECISIONS}")
+    if precision != "auto": return precision
+    if torch.device(device).type == "cuda": return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)             # torch's own probe of the CPU (private; absent: no AMX)
+    return "bfloat16" if torch.device(device).type == "cpu" and amx is not None and amx() else "float32"
+
 # %% ../../nbs/shapes/01_autoencoder.ipynb #58c8de2f
 def train_autoencoder(images, out, epochs:int=15, batch_size:int=128, lr:float=2e-3, latent_dim:int=64,
                       channels:tuple=(32, 64, 128, 128), latent_noise:float=0.05, latent_l2:float=1e-3,
                       decoder_epochs:int=8, decoder_batch_size:int=32, decoder_lr:float=1e-3,
                       val_fraction:float=0.05, labels:pd.DataFrame|None=None, label_weight:float=0.1, seed:int=0,
-                      device:str="cpu", progress:bool=True) -> ShapesAutoencoder:
+                      precision:str="float32", device:str="cpu", progress:bool=True) -> ShapesAutoencoder:
     "Train a `ShapesAutoencoder` on the images in folder `images`, then its decoder alone; save it to `out/` (resumable)."
-    out = Path(out)
+    out, precision = Path(out), resolve_precision(precision, device)
     total_epochs = epochs + decoder_epochs
     label_cols = [c for c in labels.columns if c != "image"] if labels is not None else []
     if (out/"config.json").is_file() and (out/"history.json").is_file():
         hist = json.loads((out/"history.json").read_text())
-        if (hist.get("epochs"), hist.get("decoder_epochs", 0), hist.get("labels", []), hist.get("label_weight", 0.0)) == \
-           (epochs, decoder_epochs, label_cols, label_weight if label_cols else 0.0):
+        if (hist.get("epochs"), hist.get("decoder_epochs", 0), hist.get("labels", []), hist.get("label_weight", 0.0), hist.get("precision", "float32")) == \
+           (epochs, decoder_epochs, label_cols, label_weight if label_cols else 0.0, precision):
             return load_model(ShapesAutoencoder, out).to(device).eval()
     pixels, names, skipped = _load_pixels(images, 64, progress)
     classes, targets = _label_targets(labels, names) if label_cols else ({}, None)
@@ -125,6 +137,9 @@ def train_autoencoder(images, out, epochs:int=15, batch_size:int=128, lr:float=2
         model = ShapesAutoencoder(latent_dim=latent_dim, channels=tuple(channels),
                                   label_classes=tuple(len(v) for v in classes.values())).to(device)
         opt, start, history = make_opt(model), 0, []
+    layout = torch.channels_last if device == "cpu" else torch.contiguous_format   # the layout oneDNN's convolutions want: same maths
+    model = model.to(memory_format=layout)
+    autocast = lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     def val_mse():
         model.eval()
         with torch.no_grad():
@@ -147,14 +162,15 @@ def train_autoencoder(images, out, epochs:int=15, batch_size:int=128, lr:float=2
         perm, total = train_idx[torch.randperm(len(train_idx), generator=g)], 0.0
         for i in range(0, len(perm), bs):
             b = perm[i:i + bs]
-            x = pixels[b].to(device).float() / 255
-            z = model.encode(x) if joint else latents[b]
-            noise = torch.randn(z.shape, generator=g).to(device)
-            loss = F.mse_loss(model.decode(z + latent_noise * noise), x)
-            if joint: loss = loss + latent_l2 * z.pow(2).mean()
-            if joint and targets is not None:
-                t = targets[b].to(device)
-                loss = loss + label_weight * sum(F.cross_entropy(head(z), t[:, i]) for i, head in enumerate(model.label_heads))
+            x = (pixels[b].to(device).float() / 255).contiguous(memory_format=layout)
+            noise = torch.randn((len(b), latent_dim), generator=g).to(device)
+            with autocast():                                           # the losses themselves in float32
+                z = model.encode(x) if joint else latents[b]
+                loss = F.mse_loss(model.decode(z + latent_noise * noise).float(), x)
+                if joint: loss = loss + latent_l2 * z.float().pow(2).mean()
+                if joint and targets is not None:
+                    t = targets[b].to(device)
+                    loss = loss + label_weight * sum(F.cross_entropy(head(z).float(), t[:, i]) for i, head in enumerate(model.label_heads))
             opt.zero_grad(); loss.backward(); opt.step()
             total += loss.item() * len(x)
         history.append({"epoch": epoch + 1, "phase": "joint" if joint else "decoder", "train_loss": total / len(perm),
@@ -162,8 +178,9 @@ def train_autoencoder(images, out, epochs:int=15, batch_size:int=128, lr:float=2
         bar.set_postfix(train=f"{history[-1]['train_loss']:.4f}", val_mse=f"{history[-1]['val_mse']:.4f}")
         save_training_state(ckpt, model, opt, epoch=epoch + 1, history=history)
     for p in model.parameters(): p.requires_grad_(True)
+    model = model.to(memory_format=torch.contiguous_format)
     model.eval().save_pretrained(out)
-    atomic_write(out/"history.json", json.dumps(dict(epochs=epochs, decoder_epochs=decoder_epochs, labels=label_cols,
+    atomic_write(out/"history.json", json.dumps(dict(epochs=epochs, decoder_epochs=decoder_epochs, labels=label_cols, precision=precision,
                                                      label_weight=label_weight if label_cols else 0.0, label_classes=classes,
                                                      label_accuracy=dict(zip(label_cols, _label_accuracy(model, pixels[val_idx], targets[val_idx], device)))
                                                      if targets is not None else {}, history=history,
@@ -242,6 +259,7 @@ def shapes_embedder(checkpoint, # the autoencoder's folder
                     decoder_epochs:int=8, # decoder-only epochs of training
                     latent_dim:int=64, # the embedding's width
                     label_weight:float=0.1, # weight of the label heads' loss
+                    precision:str="float32", # training's forward passes: 'float32', 'bfloat16', or 'auto' (bfloat16 where native)
                     device:str|None=None, # device (default: a GPU if there is one)
                     progress:bool=True) -> ShapesEmbedder:
     "The shapes autoencoder at `checkpoint` as an `Embedder`; trained there first on `images` if it is not there."
@@ -250,7 +268,8 @@ def shapes_embedder(checkpoint, # the autoencoder's folder
         if state.is_main_process:
             log.info(f"no shapes autoencoder at {checkpoint}: training one on {images}")
             train_autoencoder(images, checkpoint, epochs=epochs, decoder_epochs=decoder_epochs, latent_dim=latent_dim,
-                              labels=_labels_table(labels, label_columns), label_weight=label_weight, device=device, progress=progress)
+                              labels=_labels_table(labels, label_columns), label_weight=label_weight, precision=precision,
+                              device=device, progress=progress)
         state.wait_for_everyone()
     if not Path(checkpoint).is_dir(): raise RebecaError(f"{checkpoint}: no shapes autoencoder here; pass the images to train one")
     return ShapesEmbedder.from_pretrained(checkpoint, device=device)

@@ -23,7 +23,7 @@ from ..checkpoint import load_model
 from ..decoding import Decoder
 from ..embeddings import load_embeddings
 from .world import FACTORS, ShapesWorld, load_world, render_image, scene_targets, scene_table
-from .autoencoder import to_tensor
+from .autoencoder import to_tensor, resolve_precision
 
 # %% auto #0
 __all__ = ['PROBE_CLASSES', 'PROBE_VALUES', 'SceneReader', 'scene_loss', 'train_scene_reader', 'ShapesSceneDecoder',
@@ -163,11 +163,14 @@ def _probe_targets(factors:pd.DataFrame):
     return torch.from_numpy(classes), torch.from_numpy(values)
 
 def train_probe(images:torch.Tensor, factors:pd.DataFrame, out=None, epochs:int=12, batch_size:int=128, lr:float=2e-3,
-                val_fraction:float=0.1, seed:int=0, device:str="cpu", tag:str="", progress:bool=True) -> tuple[FactorProbe, dict]:
+                val_fraction:float=0.1, seed:int=0, precision:str="float32", device:str="cpu", tag:str="",
+                progress:bool=True) -> tuple[FactorProbe, dict]:
     "Train a `FactorProbe` on uint8 or float `images` (N, 3, 64, 64) with known `factors` (N rows); hold out `val_fraction`."
+    precision = resolve_precision(precision, device)                   # as the autoencoder's: bfloat16 forward passes, float32 weights
     if out is not None and (Path(out)/"probe.json").is_file():
         meta = json.loads((Path(out)/"probe.json").read_text())
-        if (meta.get("n"), meta.get("epochs"), meta.get("seed"), meta.get("tag", "")) == (len(images), epochs, seed, tag):
+        if (meta.get("n"), meta.get("epochs"), meta.get("seed"), meta.get("tag", ""), meta.get("precision", "float32")) == \
+           (len(images), epochs, seed, tag, precision):
             return load_model(FactorProbe, Path(out)/"model").to(device).eval(), meta
     if len(images) != len(factors): raise RebecaError(f"{len(images)} images but {len(factors)} factor rows")
     cls, vals = _probe_targets(factors.reset_index(drop=True))
@@ -175,7 +178,8 @@ def train_probe(images:torch.Tensor, factors:pd.DataFrame, out=None, epochs:int=
     n_val = max(1, int(round(len(images) * val_fraction)))
     val_idx, train_idx = order[:n_val], order[n_val:]
     torch.manual_seed(seed)
-    model = FactorProbe().to(device)
+    layout = torch.channels_last if device == "cpu" else torch.contiguous_format
+    model = FactorProbe().to(device).to(memory_format=layout)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(train_idx) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -185,13 +189,14 @@ def train_probe(images:torch.Tensor, factors:pd.DataFrame, out=None, epochs:int=
     for epoch in bar:
         model.train()
         for b in train_idx[torch.randperm(len(train_idx), generator=g)].split(batch_size):
-            logits, v = model(as_float(images[b]).to(device))
-            loss = scene_loss(logits, v, cls[b].to(device), vals[b].to(device))
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                logits, v = model(as_float(images[b]).to(device).contiguous(memory_format=layout))
+            loss = scene_loss([l.float() for l in logits], v.float(), cls[b].to(device), vals[b].to(device))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     pred = read_factors(model, images[val_idx])
-    report = dict(n=len(images), epochs=epochs, seed=seed, tag=tag, held_out=probe_accuracy(pred, factors.iloc[val_idx.numpy()]),
+    report = dict(n=len(images), epochs=epochs, seed=seed, tag=tag, precision=precision, held_out=probe_accuracy(pred, factors.iloc[val_idx.numpy()]),
                   val_index=val_idx.tolist())
     if out is not None:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)

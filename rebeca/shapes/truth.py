@@ -70,9 +70,11 @@ class ShapesTruth(GroundTruth):
     def __init__(self, world, # the shapes world: its folder, or a `ShapesWorld`
                  probe_epochs:int=12, # epochs of the factor probe that reads generated images
                  n_catalog:int=30, # catalog images per user for the random and verifier top-k baselines
-                 seed:int=0):
+                 seed:int=0,
+                 probe_precision:str="float32", # the probe's training: 'float32', 'bfloat16' or 'auto' (`resolve_precision`)
+                ):
         self.world = world if isinstance(world, ShapesWorld) else load_world(world)
-        self.probe_epochs, self.n_catalog, self.seed = probe_epochs, n_catalog, seed
+        self.probe_epochs, self.n_catalog, self.seed, self.probe_precision = probe_epochs, n_catalog, seed, probe_precision
     def __repr__(self): return f"ShapesTruth({self.world})"
 
     def describe(self, worker) -> str:
@@ -106,7 +108,7 @@ def _probe(self:ShapesTruth, ids, X, autoencoder, out, on_originals:bool, progre
     factors = world.factors.set_index("image").loc[list(ids)].reset_index()
     recon = _decode_tensors(autoencoder, X)
     catalog_images = torch.stack([_as_tensor(world, i) for i in ids]) if on_originals else recon
-    probe, prep = train_probe(catalog_images, factors, out=Path(out)/"probe", epochs=self.probe_epochs, seed=self.seed,
+    probe, prep = train_probe(catalog_images, factors, out=Path(out)/"probe", epochs=self.probe_epochs, seed=self.seed, precision=self.probe_precision,
                               tag="originals" if on_originals else "reconstructions", progress=progress)
     val = np.array(prep["val_index"])
     originals = catalog_images[val[:500]] if on_originals else torch.stack([(_as_tensor(world, ids[i])) for i in val[:500]])
