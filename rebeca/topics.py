@@ -248,8 +248,10 @@ def embed_captions(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, cache_
     path = _embeddings_path(cache_dir, embedding_model, captions, pooling)
     if path is not None and path.is_file(): return np.load(path, allow_pickle=False)
     if pooling is not None: X = pooling(captions, embedding_model, progress=progress)
-    else: X = load_sentence_model(embedding_model).encode(captions, batch_size=batch_size, normalize_embeddings=True,
-                                                           show_progress_bar=progress, convert_to_numpy=True).astype(np.float32)
+    else:
+        distinct, where = np.unique(np.array(captions, dtype=object), return_inverse=True)     # each distinct caption once
+        X = load_sentence_model(embedding_model).encode(list(distinct), batch_size=batch_size, normalize_embeddings=True,
+                                                        show_progress_bar=progress, convert_to_numpy=True).astype(np.float32)[where]
     _save_array(path, X)
     return X
 
@@ -257,6 +259,13 @@ def embed_captions(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, cache_
 def caption_tokens(captions, embedding_model:str=DEFAULT_EMBEDDING_MODEL, batch_size:int=128, progress:bool=False) -> tuple:
     "Contextual embeddings of the words of `captions`: `(caption index, word, vector)` per word (word pieces averaged; no punctuation)."
     captions = [str(c) for c in captions]
+    distinct, where = np.unique(np.array(captions, dtype=object), return_inverse=True)
+    if len(distinct) < len(captions):                                   # a repeated caption is read once (templated captions repeat)
+        rows, words, V = caption_tokens(list(distinct), embedding_model, batch_size, progress)
+        counts = np.bincount(rows, minlength=len(distinct))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        take = np.concatenate([np.arange(starts[u], starts[u] + counts[u]) for u in where]).astype(np.int64)
+        return np.repeat(np.arange(len(captions)), counts[where]), [words[j] for j in take], V[take]
     model = load_sentence_model(embedding_model)
     T = model.encode(captions, output_value="token_embeddings", batch_size=batch_size, show_progress_bar=progress)
     enc = model.tokenizer(captions, return_offsets_mapping=True, truncation=True)     # word ids and character spans
