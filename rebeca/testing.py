@@ -16,9 +16,10 @@ from PIL import Image
 from .data import Ratings, split_per_user
 
 # %% auto #0
-__all__ = ['toy_problem', 'image_folder', 'tiny_openclip_config', 'tiny_sd_pipeline', 'random_ip_adapter',
-           'tiny_ip_adapter_pipeline', 'toy_decoder', 'fake_flickr_aes', 'describe_pixels', 'CaptionServer',
-           'local_captioner', 'tiny_clip_vision_config', 'TinyFeatureNet', 'fake_hub_cache']
+__all__ = ['PRIOR_CODE', 'toy_problem', 'toy_prior_config', 'toy_prior_key', 'toy_prior', 'image_folder', 'tiny_openclip_config',
+           'tiny_sd_pipeline', 'random_ip_adapter', 'tiny_ip_adapter_pipeline', 'toy_decoder', 'fake_flickr_aes',
+           'describe_pixels', 'CaptionServer', 'local_captioner', 'tiny_clip_vision_config', 'TinyFeatureNet',
+           'fake_hub_cache']
 
 # %% ../nbs/00c_testing.ipynb #130ca588
 def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
@@ -34,6 +35,71 @@ def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
     df = split_per_user(pd.DataFrame(rows, columns=["user", "worker", "image", "score", "like"]), n_val=10, n_test=10, seed=0)
     ratings = Ratings(df, np.array([f"W{u}" for u in range(n_users)], dtype=object), df, "toy")
     return ratings, [f"img{i}" for i in range(len(X))], np.array(X, dtype=np.float32), centres
+
+# %% ../nbs/00c_testing.ipynb #0d635a93
+import contextlib, hashlib, importlib.util, json, os, shutil, tempfile
+
+PRIOR_CODE = ("rebeca.prior", "rebeca.checkpoint", "rebeca.core", "rebeca.data")   # what a toy prior's training runs
+
+def toy_prior_config():
+    "The toy problem's prior: a 2-layer, 64-wide `PriorConfig` over 200 steps, up to 40 epochs with early stopping (seconds on a CPU)."
+    from rebeca.prior import PriorConfig
+    return PriorConfig(width=64, n_layers=2, n_heads=4, ff_dim=128, num_train_timesteps=200, lr=1e-3, batch_size=64,
+                       samples_per_user=128, max_epochs=40, early_stopping_patience=8, cond_drop_prob=0.2)
+
+def _sources(modules=PRIOR_CODE) -> dict:
+    "The source text of each module in `modules`, read from its file."
+    return {m: Path(importlib.util.find_spec(m).origin).read_text() for m in modules}
+
+def toy_prior_key(config, data, code:dict|None=None) -> str:
+    "The cache key of a prior trained with `config` on `data` (ratings, ids, embeddings) by the code `code` (module -> source; default: PRIOR_CODE's)."
+    from dataclasses import asdict
+    import diffusers
+    ratings, ids, X = data
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    h = hashlib.sha256()
+    for name, text in sorted((code if code is not None else _sources()).items()): h.update(f"{name}\n{text}\n".encode())
+    h.update(json.dumps(dict(config=asdict(config), workers=[str(w) for w in ratings.workers], ids=[str(i) for i in ids],
+                             shape=X.shape, torch=torch.__version__, diffusers=diffusers.__version__), sort_keys=True).encode())
+    h.update(pd.util.hash_pandas_object(ratings.df, index=True).to_numpy().tobytes()); h.update(X.tobytes())
+    return h.hexdigest()[:32]
+
+@contextlib.contextmanager
+def _locked(path:Path):
+    "An exclusive lock on the file `path` (between processes and threads; none where fcntl is missing: the rename still keeps runs whole)."
+    try: import fcntl
+    except ImportError: fcntl = None
+    with open(path, "a") as f:
+        if fcntl: fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally:
+            if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
+
+def toy_prior(config=None, # a `PriorConfig` (default: `toy_prior_config()`)
+              data=None, # (ratings, ids, embeddings) (default: `toy_problem()`'s)
+              cache_dir=None, # default: <system temp>/rebeca-toy-priors
+              into=None, # copy the run to this folder (which must not exist) and return the copy
+              progress:bool=False) -> Path:
+    "The run folder of a prior that `train_prior` trained with `config` on `data`: trained once per key, then shared (read-only)."
+    from rebeca.prior import prior_dataset, train_prior
+    config = config if config is not None else toy_prior_config()
+    ratings, ids, X = data if data is not None else toy_problem()[:3]
+    key = toy_prior_key(config, (ratings, ids, X))
+    root = Path(cache_dir if cache_dir is not None else Path(tempfile.gettempdir())/"rebeca-toy-priors")
+    root.mkdir(parents=True, exist_ok=True)
+    run = root/key
+    if not (run/"prior.json").is_file():
+        with _locked(root/f"{key}.lock"):
+            if not (run/"prior.json").is_file():              # (not trained by whoever held the lock before)
+                shutil.rmtree(run, ignore_errors=True)            # a folder without prior.json is no run (it cannot come from here)
+                work = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}-"))
+                try:
+                    train_prior(prior_dataset(ratings, ids, X), work/"run", config, progress=progress)
+                    os.rename(work/"run", run)
+                finally: shutil.rmtree(work, ignore_errors=True)
+    if into is None: return run
+    shutil.copytree(run, into)
+    return Path(into)
 
 # %% ../nbs/00c_testing.ipynb #eca3796f
 def image_folder(folder, n:int=32, size:int=64, seed:int=0) -> Path:
