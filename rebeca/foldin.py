@@ -7,6 +7,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/fold_in.html.md"""
 # %% ../nbs/13_fold_in.ipynb #f01d0006
 from __future__ import annotations
 import dataclasses, json, shutil, time
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,8 @@ from .sampling import TrainedPrior, sample_embeddings
 
 # %% auto #0
 __all__ = ['INITS', 'KS', 'METHODS', 'grow_prior', 'user_rows', 'new_ratings', 'require_likes', 'prior_config', 'user_losses',
-           'borrow_rows', 'fold_in', 'save_prior', 'update', 'draw_ratings', 'fold_in_experiment', 'fold_in_table',
-           'plot_fold_in']
+           'borrow_rows', 'fold_in', 'save_prior', 'update', 'draw_ratings', 'split_users', 'fold_in_experiment',
+           'fold_in_table', 'plot_fold_in']
 
 # %% ../nbs/13_fold_in.ipynb #f01d0008
 def grow_prior(model:RebecaPrior, n_new:int=1) -> RebecaPrior:
@@ -298,6 +299,19 @@ def draw_ratings(df:pd.DataFrame, # one user's ratings (`like` column)
 
 def _k_name(k) -> str: return "all" if k is None else str(k)
 
+def split_users(ratings:Ratings, holdout:float=0.25, seed:int=0) -> tuple[Ratings, np.ndarray]:
+    "The ratings of the users kept for training (indexed anew from 0) and the indices of the `holdout` share held out."
+    U = ratings.n_users
+    if not 0 < holdout < 1: raise RebecaError(f"holdout={holdout}: expected a share between 0 and 1")
+    if U < 2: raise RebecaError(f"the ratings have {U} user: a fold-in experiment needs at least 2")
+    n_held = min(U - 1, max(1, round(U * holdout)))
+    held = np.sort(np.random.default_rng(seed).choice(U, n_held, replace=False))
+    kept = np.setdiff1d(np.arange(U), held)
+    df = ratings.df[ratings.df.user.isin(kept)].copy()
+    df["user"] = pd.Index(kept).get_indexer(df.user)
+    base = Ratings(df.reset_index(drop=True), np.asarray(ratings.workers)[kept], None, f"{ratings.source} (held out: {n_held} users)", ratings.params)
+    return base, held
+
 def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the embedding store and the experiment's folder
                        config:PriorConfig, # the prior of the kept users is trained with it
                        holdout:float=0.25, # the share of users held out of training
@@ -305,20 +319,18 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
                        methods:dict|None=None, # name -> `fold_in` options (default: METHODS)
                        n:int=30, guidance_scale:float=10.0, steps:int=50, scheduler:str="ddim", # how the folded-in users are sampled
                        repeats:int=1, # independent draws of k ratings per user (each folded in as a user of its own), averaged
-                       seed:int=0, progress:bool=True) -> dict:
+                       seed:int=0, progress:bool=True,
+                       prior_run=None, # the folder of a prior already trained on `split_users(ratings, holdout, seed)[0]` (default: trained in out/prior)
+                      ) -> dict:
     "Hold users out, train on the rest, fold each back in from k ratings by each method and sample them; the files and times it made."
     out, methods = Path(out), METHODS if methods is None else methods
-    U = ratings.n_users
-    if not 0 < holdout < 1: raise RebecaError(f"holdout={holdout}: expected a share between 0 and 1")
-    n_held = min(U - 1, max(1, round(U * holdout)))
-    if U < 2: raise RebecaError(f"the ratings have {U} user: a fold-in experiment needs at least 2")
-    held = np.sort(np.random.default_rng(seed).choice(U, n_held, replace=False))
-    kept = np.setdiff1d(np.arange(U), held)
-    df = ratings.df[ratings.df.user.isin(kept)].copy()
-    df["user"] = pd.Index(kept).get_indexer(df.user)
-    base = Ratings(df.reset_index(drop=True), np.asarray(ratings.workers)[kept], None, f"{ratings.source} (held out: {n_held} users)", ratings.params)
-    run = out/"prior"
-    if not (out/"prior.done").is_file():
+    base, held = split_users(ratings, holdout, seed)
+    if prior_run is not None:
+        run = Path(prior_run)
+        if TrainedPrior(run).workers != [str(w) for w in base.workers]:
+            raise RebecaError(f"{run}: this prior was not trained on the users that holdout={holdout}, seed={seed} keeps; train it on split_users(...)[0]")
+    else: run = out/"prior"
+    if prior_run is None and not (out/"prior.done").is_file():
         from rebeca.prior import prior_dataset, train_prior
         train_prior(prior_dataset(base, ids, X), run, config, resume=(run/"checkpoint").is_dir(), progress=progress)
         atomic_write(out/"prior.done", json.dumps(dict(held=held.tolist(), workers=[str(ratings.workers[u]) for u in held])))
@@ -330,15 +342,25 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
     times = pd.read_csv(out/"times.csv") if (out/"times.csv").is_file() else pd.DataFrame(columns=["method", "k", "worker", "seconds"])
     files = {}
     todo = [(m, k) for k in ks for m in methods]
+    start = {}                                                         # k -> (options, grown prior, report) of a method with no steps
     for m, k in tqdm(todo, desc="folding in held-out users", disable=not progress):
         name = f"{m}_k{_k_name(k)}"
         files[name] = out/"sets"/f"{name}.safetensors"
         if files[name].is_file(): continue
-        prior = TrainedPrior(run)
         table = draws[_k_name(k)]
         owner_of = dict(zip(table.label, table.user))
         table = pd.DataFrame(dict(user=table.label, item=table.image.astype(str), rating=table.like.astype(bool)))
-        report = fold_in(prior, table, ids, X, seed=seed, **methods[m])
+        options, before = dict(methods[m]), start.get(_k_name(k))
+        same_start = before is not None and {**before[0], "steps": 0} == {**options, "steps": 0}
+        if options.get("steps", 200) and same_start:                  # its first step is that method's whole work: go on from it
+            prior, first = deepcopy(before[1]), before[2]
+            report = fold_in(prior, table, ids, X, seed=seed, **(options | dict(replace=True)))
+            report = report.assign(seconds=report.seconds + first.seconds.to_numpy(), init=first.init.to_numpy(),
+                                   init_seconds=first.init_seconds.to_numpy(), neighbours=first.neighbours.to_numpy())
+        else:
+            prior = TrainedPrior(run)
+            report = fold_in(prior, table, ids, X, seed=seed, **options)
+            if not options.get("steps", 200): start[_k_name(k)] = (options, prior, report)   # sampling below leaves it as it is
         S, users = sample_embeddings(prior, report.user.to_numpy(), n, guidance_scale=guidance_scale, scheduler=scheduler,
                                      num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
         owners = np.repeat([owner_of[w] for w in report.worker], n)   # the held-out users' indices in `ratings`

@@ -57,6 +57,7 @@ class EmbeddingsSection:
     ae_labels: list[str] = field(default_factory=list)   # shapes: label columns the latent also learns
     ae_labels_file: str = "factors.csv"    # shapes: the labels' CSV (with an `image` column), in the data folder
     ae_label_weight: float | None = None   # shapes: weight of the labels' loss (None: its default, 0.1)
+    ae_precision: str | None = None # shapes: training's forward passes, 'float32', 'bfloat16' or 'auto' (None: float32)
 
 @dataclass
 class PriorSection:
@@ -109,6 +110,7 @@ class VerifierSection:
     permutations: int = 1000        # B, the permutations of Algorithm 1
     round_trip: bool = False        # also test the samples decoded and embedded again (the store's embedder)
     probe_epochs: int = 12          # ground truth: epochs of the probe that reads decoded images
+    probe_precision: str | None = None   # ground truth: the probe's training, 'float32', 'bfloat16' or 'auto' (None: float32)
     standardise: bool = True        # standardise the verifier's inputs (ours); False: raw embeddings (the authors')
     optimizer: str = "adamw"        # 'adamw' (ours, lr 0.01, full batch) or 'adam' (the authors')
 

@@ -20,11 +20,12 @@ from .data import Ratings, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGE_JSON', 'RUN_ONLY', 'DIVERSE', 'fingerprint', 'read_stage', 'stage_done', 'mark_stage', 'clear_stage',
-           'save_table', 'save_figure', 'world_stage', 'data_stage', 'ground_truth', 'embedding_scale',
-           'embeddings_stage', 'prior_stage', 'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan',
-           'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage',
-           'fold_in_stage', 'run_until', 'tables_1_2', 'guidance_points', 'frontier_points', 'plot_frontier', 'results']
+__all__ = ['STAGE_JSON', 'RUN_ONLY', 'PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'DIVERSE', 'fingerprint', 'read_stage', 'stage_done',
+           'mark_stage', 'clear_stage', 'save_table', 'save_figure', 'world_stage', 'data_stage', 'ground_truth',
+           'embedding_scale', 'embeddings_stage', 'train_priors', 'prior_stage', 'selection_quality', 'sampling_stage',
+           'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption',
+           'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2', 'guidance_points',
+           'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -66,8 +67,8 @@ def clear_stage(folder):
 RUN_ONLY = ("batch_size", "num_workers", "max_workers")   # how fast a stage runs, never what it makes
 
 def _outputs(section) -> dict:
-    "The keys of a profile section that change what a stage writes: all of them but batch sizes and worker counts."
-    return {k: v for k, v in dataclasses.asdict(section).items() if k not in RUN_ONLY}
+    "The keys of a profile section that change what a stage writes: all of them but batch sizes, worker counts and those left at None."
+    return {k: v for k, v in dataclasses.asdict(section).items() if k not in RUN_ONLY and v is not None}   # None: the default, as before the key existed
 
 def _fresh(folder:Path, key:str) -> bool:
     "True if `folder` holds a finished stage with `key`; if it holds one with another key, empty it for a redo."
@@ -138,7 +139,8 @@ def ground_truth(c:dict):
     if "truth" not in c:
         from rebeca.verifier import make_ground_truth
         P = c["P"]
-        c["truth"] = make_ground_truth(P.data.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs)) if P.data.truth else None
+        c["truth"] = make_ground_truth(P.data.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs,
+                                                                                          probe_precision=P.verifier.probe_precision)) if P.data.truth else None
     return c["truth"]
 
 # %% ../nbs/09a_stages.ipynb #145a3897
@@ -165,7 +167,8 @@ def embeddings_stage(c:dict, progress:bool=True):
         embedder = make_embedder(e.embedder, offers=dict(
             source=e.source, dtype=e.dtype, checkpoint=folder/"autoencoder", images=root, epochs=e.ae_epochs,
             decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
-            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, progress=progress, tiny=P.tiny or None))
+            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, precision=e.ae_precision, progress=progress,
+            tiny=P.tiny or None))
         extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=_workers(e.num_workers), progress=progress)
         mark_stage(folder, key, embedding_scale(load_embeddings(folder)[1]))
     s = read_stage(folder)["info"]
@@ -176,30 +179,74 @@ def embeddings_stage(c:dict, progress:bool=True):
           f"and raw embeddings cannot produce", flush=True)
 
 # %% ../nbs/09a_stages.ipynb #e8cb2dea
+def _train_job(job:dict) -> str:
+    "One prior of `train_priors`, in a process of its own with `job['threads']` torch threads."
+    import torch
+    from rebeca.prior import train_prior
+    torch.set_num_threads(job["threads"])
+    folder = Path(job["folder"])
+    train_prior(job["data"], folder, job["config"], resume=(folder/"checkpoint").exists(), progress=False, extra_meta=job["meta"])
+    return job["name"]
+
+def _draws(job:dict) -> int:
+    "The most ratings a job's prior draws in training: epochs x (users x samples per user, or every training rating)."
+    cfg, train = job["config"], job["data"].splits["train"]
+    per_epoch = job["data"].n_users * cfg.samples_per_user if cfg.samples_per_user else len(train["user"])
+    return cfg.max_epochs * per_epoch
+
+PARALLEL_DRAWS = 500_000            # below this (a minute or two of one thread), a spawned process's start-up costs more than it saves
+
+def train_priors(jobs:list, # dicts: name, data (`PriorData`), folder, config, meta
+                 progress:bool=True):
+    "Train every prior of `jobs`: side by side, one process and one thread each, on a CPU with cores to spare and long trainings; else one after another."
+    import multiprocessing, os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from tqdm.auto import tqdm
+    from rebeca.core import default_device
+    from rebeca.prior import train_prior
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(jobs) < 2 or cores < 2 or default_device() != "cpu" or min(map(_draws, jobs)) < PARALLEL_DRAWS:
+        for j in jobs: train_prior(j["data"], j["folder"], j["config"], resume=(Path(j["folder"])/"checkpoint").exists(),
+                                   progress=progress, extra_meta=j["meta"])
+        return
+    workers = min(len(jobs), cores)            # not more: three processes on two cores train a quarter slower in all than two
+    from rebeca.stages import _train_job as job_fn                 # by its module's name: a spawned process cannot see a notebook's __main__
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = as_completed([pool.submit(job_fn, j | dict(threads=max(1, cores // workers))) for j in jobs])
+        for f in tqdm(done, total=len(jobs), desc=f"training {len(jobs)} priors in {workers} processes", disable=not progress):
+            f.result()                                                  # a failure stops the stage, named by its traceback
+
+FOLD_IN_PRIOR = "fold_in"           # the folder, under prior/, of the prior of the users the new-user experiment keeps
+
 def prior_stage(c:dict, progress:bool=True):
-    "Train REBECA's prior and, if `prior.noue`, the NoUE ablation: `c['priors']`, name -> (run folder, key)."
+    "Train REBECA's prior, the NoUE ablation (`prior.noue`) and the new-user experiment's prior of its kept users: `c['priors']`, name -> (run folder, key), and `c['fold_in_prior']`."
     from rebeca.embeddings import load_embeddings
-    from rebeca.prior import PRIOR_CONFIGS, prior_dataset, train_prior
+    from rebeca.prior import PRIOR_CONFIGS, prior_dataset
     P, out, store = c["P"], Path(c["out"]), c["store"]
     ids, X, record = load_embeddings(store)
-    data = prior_dataset(c["ratings"], ids, X)
     if P.prior.config not in PRIOR_CONFIGS: raise RebecaError(f"prior.config={P.prior.config!r}: expected one of {list(PRIOR_CONFIGS)}")
     config = PRIOR_CONFIGS[P.prior.config]
     switches = {k: getattr(P.prior, k) for k in ("max_epochs", "standardise", "clip_sample", "final_norm") if getattr(P.prior, k) is not None}
     config = dataclasses.replace(config, **switches)                    # the profile's keys over the preset's
     prior_params = {k: v for k, v in dataclasses.asdict(P.prior).items() if v is not None}
-    runs = {"REBECA": config} | ({"NoUE": dataclasses.replace(config, use_user=False)} if P.prior.noue else {})
-    c["priors"] = {}
-    for name, cfg in runs.items():
+    runs = {"REBECA": (config, c["ratings"], {})} | ({"NoUE": (dataclasses.replace(config, use_user=False), c["ratings"], {})} if P.prior.noue else {})
+    if P.fold_in is not None:                                          # the users the new-user experiment keeps (13_fold_in)
+        from rebeca.foldin import split_users
+        holdout = dict(holdout=P.fold_in.holdout, seed=P.sampling.seed)
+        runs[FOLD_IN_PRIOR] = (config, split_users(c["ratings"], **holdout)[0], holdout)
+    c["priors"], jobs = {}, []
+    for name, (cfg, ratings, split) in runs.items():
         folder = out/"prior"/name
         key = fingerprint(dict(embeddings=c["emb_key"], data=dataclasses.asdict(P.data), prior=prior_params, name=name,
-                               config=dataclasses.asdict(cfg)))
+                               config=dataclasses.asdict(cfg)) | ({"split": split} if split else {}))
         if not _fresh(folder, key):
             _started(folder, key)
-            train_prior(data, folder, cfg, resume=(folder/"checkpoint").exists(), progress=progress,
-                        extra_meta=dict(embedder=record["embedder"], embeddings=str(Path(store).resolve())))
-            mark_stage(folder, key)
+            jobs.append(dict(name=name, data=prior_dataset(ratings, ids, X), folder=folder, config=cfg, key=key,
+                             meta=dict(embedder=record["embedder"], embeddings=str(Path(store).resolve()))))
         c["priors"][name] = (folder, key)
+    c["fold_in_prior"] = c["priors"].pop(FOLD_IN_PRIOR, None)          # not a generator of the tables: the samples' key leaves it out
+    train_priors(jobs, progress)
+    for j in jobs: mark_stage(j["folder"], j["key"])
 
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
 def selection_quality(c:dict, k:int=20, round_trip:bool=False):
@@ -346,12 +393,14 @@ def verifier_stage(c:dict, progress:bool=True):
         if v.round_trip and P.decoding.prompts:                 # the decoded images exist: embed them again, do not decode twice
             from rebeca.decoding import FolderRoundTrip
             from rebeca.embeddings import store_embedder
-            from rebeca.sampling import load_samples
+            from rebeca.sampling import count_samples
             first = P.decoding.prompts[0]
             full = {n: c["decoded"][f"{n}-{first}"] for n in c["samples"] if f"{n}-{first}" in c["decoded"]
-                    and len(pd.read_csv(c["decoded"][f"{n}-{first}"]/"metadata.csv")) == len(load_samples(c["samples"][n])[1])}
+                    and len(pd.read_csv(c["decoded"][f"{n}-{first}"]/"metadata.csv")) == count_samples(c["samples"][n])}
             trip = FolderRoundTrip(full, store_embedder(c["store"]))
         elif v.round_trip: decoder = profile_decoder(c, progress)
+        selector = out/"samples"/"selector"                      # `sample_diverse`'s verifier: the same ratings, settings and seed
+        if (selector/"verifier.json").is_file() and not (folder/"verifier").exists(): shutil.copytree(selector, folder/"verifier")
         run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=ground_truth(c),
                    n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress, round_trip=trip,
                    verifier_kwargs=dict(standardise=v.standardise, optimizer=v.optimizer))
@@ -553,7 +602,8 @@ def fold_in_stage(c:dict, progress:bool=True):
     P, out = c["P"], Path(c["out"])
     f, s, folder = P.fold_in, P.sampling, out/"fold_in"
     w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
-    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], fold_in=dataclasses.asdict(f),
+    kept = c.get("fold_in_prior") or (None, None)                        # trained by the prior stage, beside REBECA's
+    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], kept=kept[1], fold_in=dataclasses.asdict(f),
                            w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c["ver_key"],
                            decoding=_outputs(P.decoding)))
     if not _fresh(folder, key):
@@ -562,12 +612,18 @@ def fold_in_stage(c:dict, progress:bool=True):
         main = TrainedPrior(c["priors"]["REBECA"][0])
         exp = fold_in_experiment(c["ratings"], ids, X, folder, prior_config(main), holdout=f.holdout, ks=[k or None for k in f.ks],
                                  methods={"amortised": dict(steps=0), "fold-in": dict(steps=f.steps)}, n=n, guidance_scale=w,
-                                 steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress)
+                                 steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress, prior_run=kept[0])
         held, owners = exp["held"], np.repeat(exp["held"], n)
-        draw = lambda prior: (sample_embeddings(prior, held, n, guidance_scale=w, scheduler=s.scheduler, num_inference_steps=s.steps,
-                                                generator=torch.Generator().manual_seed(s.seed))[0], owners)
-        sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw(main)}
-        if "NoUE" in c["priors"]: sets["NoUE"] = draw(TrainedPrior(c["priors"]["NoUE"][0]))
+        def draw(name:str, sampled:str):
+            "The held-out users' samples from prior `name`: their rows of the sampling stage's set `sampled` if it was drawn alike, else drawn here."
+            if n == s.n and sampled in c.get("samples", {}):
+                S, u, meta = load_samples(c["samples"][sampled])
+                if meta["settings"].get("guidance_scale") == w: return S[np.isin(u, held)], u[np.isin(u, held)]
+            prior = TrainedPrior(c["priors"][name][0])
+            return sample_embeddings(prior, held, n, guidance_scale=w, scheduler=s.scheduler, num_inference_steps=s.steps,
+                                     generator=torch.Generator().manual_seed(s.seed))[0], owners
+        sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw("REBECA", f"REBECA_w{w:g}")}
+        if "NoUE" in c["priors"]: sets["NoUE"] = draw("NoUE", "NoUE")
         sets["random catalog"] = (X[np.random.default_rng(s.seed).integers(0, len(ids), len(owners))], owners)
         rows, who = heldout_likes(c["ratings"], ids)
         sets["held-out likes"] = (X[rows[np.isin(who, held)]], who[np.isin(who, held)])
