@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/recommend.html.md"""
 
 # %% ../nbs/11_recommend.ipynb #370e7e54
 from __future__ import annotations
-import contextlib, dataclasses, json, shutil, tempfile, time, warnings
+import contextlib, dataclasses, json, math, os, shutil, tempfile, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +25,8 @@ from .metrics import per_user_diversity
 # %% auto #0
 __all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'BASELINES', 'ranking_metrics', 'HeldOut', 'held_out',
            'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'retrieve_scores', 'GenerateRetrieve', 'rank_items',
-           'evaluate_rankers', 'permutation_table', 'cpu_threads', 'Recommender', 'Evaluation', 'choose_guidance',
-           'fit']
+           'evaluate_rankers', 'permutation_table', 'default_threads', 'cpu_threads', 'Recommender', 'Evaluation',
+           'choose_guidance', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #5ba665fd
 def ranking_metrics(top, # (n_lists, >= k) item indices, best first
@@ -169,7 +169,8 @@ def retrieve_scores(samples, # (n, dim) one user's sampled embeddings
 class GenerateRetrieve:
     "REBECA as a ranker: `n` samples per user from the prior at guidance `guidance` (or by `sample_diverse`), then the catalog ranked by `rule`."
     def __init__(self, prior:TrainedPrior, X, guidance:float=3.0, n:int=32, rule:str="mean", steps:int=25, scheduler:str="ddim",
-                 temperature:float=0.05, seed:int=0, batch_users:int=256,
+                 temperature:float=0.05, seed:int=0,
+                 batch_users:int|None=None, # users per model call (None: about 1,024 samples per call, the fastest on a CPU)
                  diverse:Diverse|None=None, # sample a pool and keep a varied, liked set (03_sampling); needs `quality`
                  quality=None, # quality(X, users) -> (N,), for `diverse`
                 ):
@@ -189,8 +190,10 @@ class GenerateRetrieve:
         users = np.asarray(users, dtype=np.int64)
         if not hasattr(self, "_kept"): self._kept = {}
         todo = np.array([u for u in dict.fromkeys(users.tolist()) if u not in self._kept], dtype=np.int64)
-        for start in range(0, len(todo), self.batch_users):
-            block = todo[start:start + self.batch_users]
+        per_user = self.n * (self.diverse.oversample if self.diverse is not None else 1)
+        step = self.batch_users or max(1, 1024 // per_user)
+        for start in range(0, len(todo), step):
+            block = todo[start:start + step]
             common = dict(scheduler=self.scheduler, num_inference_steps=self.steps, generator=torch.Generator().manual_seed(self.seed))
             if self.diverse is None:
                 E, _ = sample_embeddings(self.prior, block, self.n, guidance_scale=self.guidance,
@@ -272,16 +275,45 @@ def permutation_table(verifier, # a trained `Verifier`
     return table
 
 # %% ../nbs/11_recommend.ipynb #fedbe04e
+def _busy_cores(seconds:float=0.1) -> float|None:
+    "How many cores other processes kept busy over the next `seconds` (Linux's /proc/stat; None elsewhere)."
+    def read():
+        with open("/proc/stat") as f: v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)                # total and idle (+ iowait) jiffies
+    try:
+        (t0, i0), _ = read(), time.sleep(seconds)
+        t1, i1 = read()
+    except (OSError, ValueError, IndexError): return None
+    return (os.cpu_count() or 1) * (1 - (i1 - i0) / max(t1 - t0, 1))
+
+_THREADS = {}
+def default_threads(limit:int=2, # never more than this many (the prior is small: more threads hardly help)
+                    cache_s:float=30.0, # reuse a decision this many seconds
+                   ) -> int:
+    "Threads for torch on the CPU: the cores this process may use that nothing else keeps busy now, at most `limit`, at least 1."
+    now = time.monotonic()
+    if limit in _THREADS and now - _THREADS[limit][1] < cache_s: return _THREADS[limit][0]
+    try: cores = len(os.sched_getaffinity(0))
+    except AttributeError: cores = os.cpu_count() or 1
+    busy = _busy_cores()
+    if busy is None:
+        try: busy = os.getloadavg()[0]
+        except (OSError, AttributeError): busy = 0.0
+    n = int(max(1, min(limit, cores, math.floor(cores - busy + 0.5))))
+    _THREADS[limit] = (n, now)
+    return n
+
 @contextlib.contextmanager
-def cpu_threads(n:int|None=None, # threads for torch on the CPU (None: 1)
+def cpu_threads(n:int|None=None, # threads for torch on the CPU (None: `default_threads()`, up to 2 of the idle cores)
                 device:str="cpu"):
     "Run the block with torch on `n` CPU threads, then restore the previous count; nothing changes on a GPU."
     if not str(device).startswith("cpu"):
         yield; return
     before = torch.get_num_threads()
-    torch.set_num_threads(n or 1)
+    torch.set_num_threads(n or default_threads())
     try: yield
     finally: torch.set_num_threads(before)
+
 
 # %% ../nbs/11_recommend.ipynb #4d3817cc
 RECOMMENDER_JSON, CATALOG_FILE, RATINGS_FILE = "recommender.json", "catalog.safetensors", "ratings.parquet"
@@ -380,14 +412,20 @@ def _verifier(self:Recommender, progress:bool=False):
         self._verifier_model, _ = train_verifier(self.ratings, self.ids, self.X, out=self.folder/"verifier", progress=progress)
     return self._verifier_model
 
-def _noue(self:Recommender, progress:bool=False) -> TrainedPrior:
+def _noue(self:Recommender, progress:bool=False,
+          **overrides, # PriorConfig fields that differ from REBECA's prior, e.g. max_epochs=15 for a shorter fit
+         ) -> TrainedPrior:
     "The NoUE ablation (paper §4.5): the same prior trained with the user always dropped, into `noue/` (resumed if there)."
     run = self.folder/"noue"
-    if not (run/"prior.json").is_file() or json.loads((run/"prior.json").read_text()).get("complete") is False:
+    meta = json.loads((run/"prior.json").read_text()) if (run/"prior.json").is_file() else None
+    if meta is not None and meta.get("overrides", {}) != overrides: shutil.rmtree(run); meta = None      # trained otherwise: again
+    if meta is None or meta.get("complete") is False:
         cfg = PriorConfig(**{k: v for k, v in self.prior.meta["config"].items() if k in {f.name for f in dataclasses.fields(PriorConfig)}})
+        try: cfg = dataclasses.replace(cfg, use_user=False, **overrides)
+        except TypeError as e: raise RebecaError(f"noue: {e}; expected fields of PriorConfig") from None
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            train_prior(prior_dataset(self.ratings, self.ids, self.X), run, dataclasses.replace(cfg, use_user=False),
-                        resume=(run/"checkpoint").is_dir(), progress=progress)
+            train_prior(prior_dataset(self.ratings, self.ids, self.X), run, cfg, resume=(run/"checkpoint").is_dir(), progress=progress,
+                        extra_meta=dict(overrides=overrides))
     return TrainedPrior(run, self.prior.device)
 
 Recommender.verifier, Recommender.noue = _verifier, _noue
@@ -399,7 +437,7 @@ def _evaluate(self:Recommender,
               candidates:str="catalog", # rank the whole catalog (less what each user rated before), or only the split's 'rated' items
               baselines=tuple(BASELINES), # which of BASELINES to run beside REBECA
               unconditional:bool=True, # also the prior's unconditional samples (guidance 0), generate-then-retrieve
-              noue:bool=False, # also the NoUE ablation (trains a second prior, once)
+              noue:bool|dict=False, # also the NoUE ablation (trains a second prior, once); a dict: its PriorConfig overrides, e.g. dict(max_epochs=15)
               permutation:bool=True, # the permutation test of each generator, with the held-out likes as its yardstick
               truth=None, # optional truth(workers, item ids) -> true P(like), for a table column `true_like`
               diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
@@ -411,7 +449,7 @@ def _evaluate(self:Recommender,
     generators = {"REBECA": self.ranker(seed=seed)}
     if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
     if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
-    if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress), self.X, guidance=self.settings["guidance"], n=self.settings["n"],
+    if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.X, guidance=self.settings["guidance"], n=self.settings["n"],
                                                    rule=self.settings["rule"], steps=self.settings["steps"],
                                                    scheduler=self.settings["scheduler"], temperature=self.settings["temperature"], seed=seed)
     rankers = dict(generators)
@@ -458,7 +496,7 @@ Recommender.save, Recommender.load = _save, classmethod(_load)
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
 def choose_guidance(prior:TrainedPrior, ratings:Ratings, ids:list, X, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
-                    max_users:int|None=300, # rank for at most this many validation users (sampling is the cost)
+                    max_users:int|None=200, # rank for at most this many validation users (sampling is the cost)
                     rules=None, # the rules to try on the same samples (default: the ranker's own)
                     progress:bool=False, **ranker) -> pd.DataFrame:
     "The validation likes ranked at every guidance scale of `grid` and every rule, over the catalog and (`rated_`) over the rated items."
@@ -478,6 +516,13 @@ def choose_guidance(prior:TrainedPrior, ratings:Ratings, ids:list, X, grid=(0.0,
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_recommend.ipynb #2d42e314
+def _epochs_for(draws:int|None, ratings:Ratings, config:PriorConfig) -> int:
+    "The preset's max_epochs, or fewer: as many epochs as `draws` training draws make (at least one)."
+    if draws is None: return config.max_epochs
+    users = ratings.df.user[ratings.df.split == "train"]
+    per_user = config.samples_per_user or max(1, round(len(users) / max(users.nunique(), 1)))
+    return int(max(1, min(config.max_epochs, math.ceil(draws / (per_user * max(users.nunique(), 1))))))
+
 def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows, or prepared `Ratings`
         embeddings, # the catalog: a store folder, an (ids, matrix) pair, a DataFrame indexed by id, or a .npy/.safetensors/.parquet file
         config:str|PriorConfig="catalog", # the prior's preset (PRIOR_CONFIGS) or a PriorConfig
@@ -492,12 +537,15 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         guidance:float|str="auto", # the guidance scale, or 'auto': the best of `guidance_grid` on the validation split by `select_by`
         guidance_grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0),
         select_by:str="ndcg@10", # the validation metric 'auto' maximises: a column of `choose_guidance`'s table
+        guidance_users:int|None=200, # 'auto' ranks for at most this many validation users (None: all)
 
-        n:int=32, # samples per user, turned into one list by `rule`
+        n:int=16, # samples per user, turned into one list by `rule`
         rule:str="mean", # 'mean', 'max' or 'softmax' (see `retrieve_scores`), or 'auto': chosen with the guidance on the validation split
-        steps:int=25, scheduler:str="ddim", temperature:float=0.05,
-        threads:int|None=None, # torch CPU threads (None: 1, fastest for small models)
+        steps:int=10, scheduler:str="dpm", # the sampler: DPM-Solver++ (2nd order) at 10 steps, or 'ddim', 'ddpm' (03_sampling)
+        temperature:float=0.05,
+        threads:int|None=None, # torch CPU threads (None: `default_threads()`, up to 2 of the cores nothing else keeps busy)
         device:str="cpu", resume:bool=False, progress:bool=True,
+        max_draws:int|None=720_000, # the training budget: at most this many draws (ratings seen in training), unless max_epochs is given
         **overrides, # PriorConfig fields to change, e.g. max_epochs=20
        ) -> Recommender:
     "Fit REBECA to a catalog: prepare the ratings, train the prior, choose the guidance on the validation split."
@@ -515,6 +563,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         name, config = config, PRIOR_CONFIGS[config]
     else: name = "custom"
     config = dataclasses.replace(config, **overrides)
+    if "max_epochs" not in overrides: config = dataclasses.replace(config, max_epochs=_epochs_for(max_draws, ratings, config))
     out = Path(tempfile.mkdtemp(prefix="rebeca-")) if out is None else Path(out)
     if (out/RECOMMENDER_JSON).is_file() and not resume:
         raise RebecaError(f"{out}: already holds a fitted recommender; Recommender.load() it, or pass resume=True to fit it again here")
@@ -531,14 +580,15 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         ranker = dict(n=n, rule="mean" if rule == "auto" else rule, steps=steps, scheduler=scheduler, temperature=temperature)
         curve = None
         if guidance == "auto":
-            curve = choose_guidance(prior, ratings, ids, X, guidance_grid, progress=progress, rules=RULES if rule == "auto" else None,
-                                    **ranker)
+            curve = choose_guidance(prior, ratings, ids, X, guidance_grid, max_users=guidance_users, progress=progress,
+                                    rules=RULES if rule == "auto" else None, **ranker)
             if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[1:])}")
             best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule
             guidance, ranker["rule"] = float(curve.guidance[best]), str(curve.rule[best])
         elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
-    settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None, threads=threads, config=name, embedder=embedder, fit_seconds=round(time.time() - t0, 1),
-                    **ranker)
+    settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None,
+                    guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=embedder,
+                    fit_seconds=round(time.time() - t0, 1), **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=1, settings=settings,
                                                        workers=[str(w) for w in ratings.workers], ratings_source=ratings.source,
                                                        ratings_params=ratings.params,
