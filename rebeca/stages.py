@@ -179,14 +179,18 @@ def embeddings_stage(c:dict, progress:bool=True):
           f"and raw embeddings cannot produce", flush=True)
 
 # %% ../nbs/09a_stages.ipynb #e8cb2dea
+def _train_one(job:dict, progress:bool=False) -> str:
+    "Train the prior of one job of `train_priors` into its folder (resumed from a checkpoint there)."
+    from rebeca.prior import train_prior
+    folder = Path(job["folder"])
+    train_prior(job["data"], folder, job["config"], resume=(folder/"checkpoint").exists(), progress=progress, extra_meta=job["meta"])
+    return job["name"]
+
 def _train_job(job:dict) -> str:
     "One prior of `train_priors`, in a process of its own with `job['threads']` torch threads."
     import torch
-    from rebeca.prior import train_prior
     torch.set_num_threads(job["threads"])
-    folder = Path(job["folder"])
-    train_prior(job["data"], folder, job["config"], resume=(folder/"checkpoint").exists(), progress=False, extra_meta=job["meta"])
-    return job["name"]
+    return _train_one(job)
 
 def _draws(job:dict) -> int:
     "The most ratings a job's prior draws in training: epochs x (users x samples per user, or every training rating)."
@@ -203,11 +207,9 @@ def train_priors(jobs:list, # dicts: name, data (`PriorData`), folder, config, m
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from tqdm.auto import tqdm
     from rebeca.core import default_device
-    from rebeca.prior import train_prior
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if len(jobs) < 2 or cores < 2 or default_device() != "cpu" or min(map(_draws, jobs)) < PARALLEL_DRAWS:
-        for j in jobs: train_prior(j["data"], j["folder"], j["config"], resume=(Path(j["folder"])/"checkpoint").exists(),
-                                   progress=progress, extra_meta=j["meta"])
+        for j in jobs: _train_one(j, progress)
         return
     workers = min(len(jobs), cores)            # not more: three processes on two cores train a quarter slower in all than two
     from rebeca.stages import _train_job as job_fn                 # by its module's name: a spawned process cannot see a notebook's __main__
