@@ -145,6 +145,7 @@ class FoldInSection:
     holdout: float = 0.25           # the share of users held out of training
     ks: list[int] = field(default_factory=lambda: [5, 10, 20, 50, 0])   # ratings to fold each held-out user in from (0: all)
     steps: int = 200                # the fold-in's optimisation steps (the amortised estimate takes none)
+    batch: int | None = None        # ratings drawn per user in each step (None: `fold_in`'s 64)
     repeats: int = 1                # independent draws of k ratings per held-out user, averaged
     guidance_scale: float | None = None   # the folded-in users' guidance (None: sampling.guidance_scale)
     n: int | None = None            # samples per folded-in user (None: sampling.n)

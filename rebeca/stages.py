@@ -605,15 +605,16 @@ def fold_in_stage(c:dict, progress:bool=True):
     f, s, folder = P.fold_in, P.sampling, out/"fold_in"
     w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
     kept = c.get("fold_in_prior") or (None, None)                        # trained by the prior stage, beside REBECA's
-    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], kept=kept[1], fold_in=dataclasses.asdict(f),
+    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], kept=kept[1], fold_in=_outputs(f),
                            w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c["ver_key"],
                            decoding=_outputs(P.decoding)))
     if not _fresh(folder, key):
         _started(folder, key)
         ids, X, _ = load_embeddings(c["store"])
         main = TrainedPrior(c["priors"]["REBECA"][0])
+        batch = {"batch": f.batch} if f.batch else {}                   # the amortised start shares it, so the fold-in goes on from it
         exp = fold_in_experiment(c["ratings"], ids, X, folder, prior_config(main), holdout=f.holdout, ks=[k or None for k in f.ks],
-                                 methods={"amortised": dict(steps=0), "fold-in": dict(steps=f.steps)}, n=n, guidance_scale=w,
+                                 methods={"amortised": dict(steps=0) | batch, "fold-in": dict(steps=f.steps) | batch}, n=n, guidance_scale=w,
                                  steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress, prior_run=kept[0])
         held, owners = exp["held"], np.repeat(exp["held"], n)
         def draw(name:str, sampled:str):
