@@ -15,15 +15,40 @@ from safetensors.torch import load_file, save_file
 from .core import RebecaError
 
 # %% auto #0
-__all__ = ['load_model', 'save_training_state', 'find_training_state', 'load_training_state']
+__all__ = ['load_model', 'read_header', 'read_tensors', 'save_training_state', 'find_training_state', 'load_training_state']
 
 # %% ../nbs/00b_checkpoint.ipynb #1d0b8ef1
 def load_model(cls, path, **kwargs):
     "`cls.from_pretrained(path)` for a `ModelMixin` class, from safetensors only, with a clear error."
     path = Path(path)
     if not (path/"config.json").is_file(): raise RebecaError(f"{path}: no saved {cls.__name__} here (no config.json)")
-    if not any(path.glob("*.safetensors")): raise RebecaError(f"{path}: no .safetensors weights (pickled weights are never loaded)")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights: raise RebecaError(f"{path}: no .safetensors weights (pickled weights are never loaded)")
+    for w in weights: read_header(w, rebuild=f"save or train the {cls.__name__} again")    # a truncated file: one line naming it
     return cls.from_pretrained(path, use_safetensors=True, **kwargs)
+
+# %% ../nbs/00b_checkpoint.ipynb #290e9983
+def read_header(path, # a .safetensors file
+                rebuild:str="", # how to make it again, for the error
+               ) -> dict:
+    "The metadata of a safetensors file, after safetensors has checked its layout; a missing or unreadable file is one `RebecaError` naming it."
+    from safetensors import safe_open
+    path, hint = Path(path), f"; {rebuild}" if rebuild else ""
+    if not path.is_file(): raise RebecaError(f"{path}: no such file{hint}")
+    try:
+        with safe_open(str(path), "pt") as f: return dict(f.metadata() or {})
+    except Exception as e:
+        raise RebecaError(f"{path}: not a readable safetensors file, perhaps truncated ({type(e).__name__}: {e}){hint}") from None
+
+def read_tensors(path, # a .safetensors file
+                 rebuild:str="", # how to make it again, for the error
+                ) -> tuple[dict, dict]:
+    "(tensors, metadata) of a safetensors file; a missing or unreadable file is one `RebecaError` naming it."
+    meta = read_header(path, rebuild)
+    try: return load_file(Path(path)), meta
+    except Exception as e:
+        raise RebecaError(f"{path}: not a readable safetensors file, perhaps truncated ({type(e).__name__}: {e})"
+                          + (f"; {rebuild}" if rebuild else "")) from None
 
 # %% ../nbs/00b_checkpoint.ipynb #249722c6
 def _split_optimizer_state(sd):
@@ -78,7 +103,7 @@ def load_training_state(path, model_cls, optimizer_factory=None, scheduler_facto
     if found is None: raise RebecaError(f"{path}: no training checkpoint here")
     model = load_model(model_cls, found/"model").to(device)
     meta = json.loads((found/"training_state.json").read_text())
-    tensors = load_file(found/"training_state.safetensors")
+    tensors = read_tensors(found/"training_state.safetensors", rebuild=f"delete {found} to train afresh")[0]
     torch.set_rng_state(tensors.pop("rng.torch"))
     optimizer = scheduler = None
     if optimizer_factory is not None:

@@ -407,6 +407,7 @@ def store_command(out:Path, # the store's folder
     if (matrix is None) == (texts is None): raise RebecaError("give one of --matrix (embeddings) or --texts (a table of item texts)")
     if matrix is not None: save_embeddings(_read_ids(ids) if ids else None, matrix, out, name=name, source=str(matrix))
     else:
+        if not Path(texts).is_file(): raise RebecaError(f"{texts}: no such file (--texts)")
         table = pd.read_parquet(texts) if Path(texts).suffix.lower() in (".parquet", ".pq") else pd.read_csv(texts)
         missing = [c for c in (id_column, text_column) if c not in table.columns]
         if missing: raise RebecaError(f"{texts}: no column {missing[0]!r}; its columns are {list(map(str, table.columns))}")

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
+from .checkpoint import read_header, read_tensors
 from .core import RebecaError, Registry, atomic_write, save_tensors, default_device, process_state, download_error, torch_dtype
 from .data import IMAGE_DIR
 
@@ -213,7 +213,7 @@ def load_embeddings(store) -> tuple[list, np.ndarray, dict]:
     if record is None: raise RebecaError(f"{store}: not an embedding store (no {STORE_JSON}); make one with `rebeca embed`")
     if not record.get("complete"): raise RebecaError(f"{store}: extraction is incomplete; run the same `rebeca embed` again to finish it")
     ids = json.loads((store/STORE_INDEX).read_text())
-    matrix = load_file(store/STORE_MATRIX)["embeddings"].numpy()
+    matrix = read_tensors(store/STORE_MATRIX, rebuild=f"delete {store} and run `rebeca embed` again")[0]["embeddings"].numpy()
     if matrix.shape != (len(ids), record["embedder"]["dim"]):
         raise RebecaError(f"{store}: matrix of shape {matrix.shape} does not match {len(ids)} ids x dim {record['embedder']['dim']}")
     return ids, matrix, record
@@ -226,7 +226,7 @@ def read_matrix(path) -> tuple[list|None, np.ndarray]:
     kind = path.suffix.lower()
     if kind == ".npy": return None, np.load(path, allow_pickle=False)
     if kind == ".safetensors":
-        tensors = load_file(path)
+        tensors = read_tensors(path)[0]
         if "embeddings" not in tensors: raise RebecaError(f"{path}: no tensor 'embeddings' (it has {sorted(tensors)})")
         return None, tensors["embeddings"].float().numpy()
     if kind in (".parquet", ".pq"):
@@ -335,7 +335,9 @@ def text_store(ids, # item ids, one per text
     parts = []
     for c, start in enumerate(tqdm(range(0, len(texts), chunk_size), desc="embedding texts", unit="chunk", disable=not progress)):
         path = chunks/f"text-{key}-{c:05d}.safetensors"
-        if path.is_file(): parts.append(load_file(path)["embeddings"].numpy()); continue
+        if path.is_file():
+            try: parts.append(read_tensors(path)[0]["embeddings"].numpy()); continue
+            except RebecaError: pass                                   # unreadable: embedded again
         try: E = embed_texts(texts[start:start + chunk_size], model, batch_size, device)
         except RebecaError as e: raise RebecaError(str(e).replace("texts, row ", f"texts, row {start}+", 1)) from None
         save_tensors({"embeddings": torch.from_numpy(E)}, path); parts.append(E)
@@ -389,13 +391,10 @@ def _chunk_path(store, c): return Path(store)/"chunks"/f"{c:05d}.safetensors"
 def _read_chunk(path, names):
     "A finished chunk's (matrix, metadata) if it lists exactly `names`, else None."
     if not path.is_file(): return None
-    from safetensors import safe_open
-    try:
-        with safe_open(str(path), "pt") as f: meta = f.metadata()
-        meta = {k: json.loads(v) for k, v in meta.items()}
-    except Exception: return None
+    try: tensors, meta = read_tensors(path); meta = {k: json.loads(v) for k, v in meta.items()}
+    except (RebecaError, ValueError): return None                      # unreadable: embedded again
     if meta.get("names") != names: return None
-    return load_file(path)["embeddings"].numpy(), meta
+    return tensors["embeddings"].numpy(), meta
 
 def _write_chunk(path, matrix, names, ids, hashes, skipped, embedder):
     meta = {"names": names, "ids": ids, "hashes": hashes, "skipped": skipped, "embedder": embedder.name}

@@ -481,11 +481,13 @@ def _save(self:Recommender, path, overwrite:bool=False) -> Path:
 
 def _load(cls, path, device:str="cpu") -> Recommender:
     "A recommender saved by `fit` or `save` (safetensors and JSON only)."
-    from safetensors import safe_open
+    from rebeca.checkpoint import read_tensors
     path = Path(path)
     if not (path/RECOMMENDER_JSON).is_file(): raise RebecaError(f"{path}: not a recommender (no {RECOMMENDER_JSON}); make one with fit()")
     meta = json.loads((path/RECOMMENDER_JSON).read_text())
-    with safe_open(str(path/CATALOG_FILE), "pt") as f: ids, X = json.loads(f.metadata()["ids"]), f.get_tensor("embeddings").numpy()
+    tensors, header = read_tensors(path/CATALOG_FILE, rebuild="fit the recommender again")
+    ids, X = json.loads(header["ids"]), tensors["embeddings"].numpy()
+    if not (path/RATINGS_FILE).is_file(): raise RebecaError(f"{path/RATINGS_FILE}: no such file; fit the recommender again")
     df = pd.read_parquet(path/RATINGS_FILE)
     df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
     ratings = Ratings(df, np.array(meta["workers"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])

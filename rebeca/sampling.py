@@ -14,7 +14,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-from safetensors.torch import load_file
 
 from .core import RebecaError, save_tensors
 from .prior import NULL_RATING, load_prior
@@ -252,17 +251,18 @@ def save_samples(path, embeddings, users, prior:TrainedPrior, **settings) -> Pat
 
 def load_samples(path) -> tuple[np.ndarray, np.ndarray, dict]:
     "(embeddings, user indices, metadata) from `save_samples`."
-    from safetensors import safe_open
+    from rebeca.checkpoint import read_tensors
     path = Path(path)
     if not path.is_file(): raise RebecaError(f"{path}: no such samples file")
-    with safe_open(str(path), "pt") as f: meta = f.metadata()
-    t = load_file(path)
+    t, meta = read_tensors(path, rebuild="delete it and sample again (a run's sampling stage redoes the missing sets)")
     return t["embeddings"].numpy(), t["users"].numpy(), json.loads(meta["rebeca"])
 
 def count_samples(path) -> int:
     "The number of rows of a `save_samples` file, from its header (nothing is loaded)."
     from safetensors import safe_open
+    from rebeca.checkpoint import read_header
     if not Path(path).is_file(): raise RebecaError(f"{path}: no such samples file")
+    read_header(path, rebuild="delete it and sample again")              # a truncated file: one line naming it
     with safe_open(str(path), "pt") as f: return int(f.get_slice("users").get_shape()[0])
 
 # %% ../nbs/03_sampling.ipynb #86a8f8ad
