@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from rebeca.embeddings import embed_texts
-from rebeca.foldin import fold_in_experiment, prior_config
+from rebeca.foldin import fold_in_experiment, fold_in_methods
 from rebeca.recommend import ItemKNN, Popularity, Recommender, fit, held_out, ranking_metrics, retrieve_scores, _top_k, _unit
 from rebeca.sampling import load_samples, sample_embeddings
 
@@ -48,8 +48,8 @@ def main():
     s = base.settings
     print(f"retrained: {base}", flush=True)
     t0 = time.time()
-    exp = fold_in_experiment(base.ratings, ids, X, out/"fold_in", prior_config(base.prior), ks=[k or None for k in args.ks],
-                             methods={"amortised": dict(steps=0), "fold-in": dict(steps=args.steps)}, n=s["n"],
+    exp = fold_in_experiment(base.ratings, ids, X, out/"fold_in", base.prior.config, ks=[k or None for k in args.ks],
+                             methods=fold_in_methods(args.steps), n=s["n"],
                              guidance_scale=s["guidance"], steps=s["steps"], scheduler=s["scheduler"], progress=True)
     print(f"experiment: {time.time() - t0:.0f} s (the prior of the kept users included, unless it was there)", flush=True)
     held = exp["held"]

@@ -21,8 +21,8 @@ from .prior import RebecaPrior, PriorConfig, make_scheduler, prior_loss
 from .sampling import TrainedPrior, sample_embeddings
 
 # %% auto #0
-__all__ = ['INITS', 'KS', 'METHODS', 'grow_prior', 'user_rows', 'new_ratings', 'require_likes', 'prior_config', 'user_losses',
-           'borrow_rows', 'fold_in', 'save_prior', 'update', 'draw_ratings', 'split_users', 'fold_in_experiment',
+__all__ = ['INITS', 'KS', 'METHODS', 'grow_prior', 'user_rows', 'new_ratings', 'require_likes', 'user_losses', 'borrow_rows',
+           'fold_in', 'save_prior', 'update', 'fold_in_methods', 'draw_ratings', 'split_users', 'fold_in_experiment',
            'fold_in_table', 'plot_fold_in']
 
 # %% ../nbs/13_fold_in.ipynb #f01d0008
@@ -90,11 +90,6 @@ def require_likes(df:pd.DataFrame, where:str="the new ratings", threshold:float=
                           f"ratings until one of them is a like.")
 
 # %% ../nbs/13_fold_in.ipynb #f01d0015
-def prior_config(prior:TrainedPrior) -> PriorConfig:
-    "The `PriorConfig` a prior run was trained with (fields it does not record keep their defaults)."
-    names = {f.name for f in dataclasses.fields(PriorConfig)}
-    return PriorConfig(**{k: v for k, v in prior.meta["config"].items() if k in names})
-
 @torch.no_grad()
 def user_losses(model:RebecaPrior, config:PriorConfig,
                 Z:torch.Tensor, # (n, dim) standardised embeddings of the rated items
@@ -178,7 +173,7 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
     model = grow_prior(prior.model, len(new)).eval() if new else prior.model
     index = known | {w: prior.n_users + j for j, w in enumerate(new)}
     users = np.array([index[w] for w in workers], dtype=np.int64)
-    config, dev = prior_config(prior), model.device
+    config, dev = prior.config, model.device
     Z = model.normalize(X.to(dev))
     per_user = [(Z[torch.as_tensor(g.row.to_numpy())], torch.as_tensor(g.like.to_numpy(), dtype=torch.long, device=dev))
                 for _, g in df.groupby("worker", sort=False)]
@@ -243,7 +238,7 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
            lr:float|None=None, # AdamW's learning rate (default: a tenth of the one the training ended with)
            seed:int=0, progress:bool=True, **fold) -> dict:
     "Continue training `prior` on `ratings` for `epochs` epochs (new users folded in first, with `fold` options); returns what it cost."
-    config = prior_config(prior)
+    config = prior.config
     row_of = {str(name): i for i, name in enumerate(ids)}
     df = ratings.df[(ratings.df.split == "train") & ratings.df.image.astype(str).isin(row_of)]
     if len(df) == 0: raise RebecaError("update: no training rating has an embedding in the store")
@@ -285,7 +280,12 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
 
 # %% ../nbs/13_fold_in.ipynb #f01d0029
 KS = (5, 10, 20, 50, None)       # None: all of the user's training ratings
-METHODS = {"amortised": dict(steps=0), "fold-in": dict(steps=200)}
+
+def fold_in_methods(steps:int=200, **options) -> dict:
+    "The experiment's two methods: the amortised estimate (no steps) and the fold-in (`steps`), both with the same `fold_in` `options`."
+    return {"amortised": dict(steps=0) | options, "fold-in": dict(steps=steps) | options}
+
+METHODS = fold_in_methods()
 
 def draw_ratings(df:pd.DataFrame, # one user's ratings (`like` column)
                  k:int|None, seed=0, tries:int=1000) -> pd.DataFrame:

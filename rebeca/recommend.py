@@ -420,7 +420,7 @@ def _noue(self:Recommender, progress:bool=False,
     meta = json.loads((run/"prior.json").read_text()) if (run/"prior.json").is_file() else None
     if meta is not None and meta.get("overrides", {}) != overrides: shutil.rmtree(run); meta = None      # trained otherwise: again
     if meta is None or meta.get("complete") is False:
-        cfg = PriorConfig(**{k: v for k, v in self.prior.meta["config"].items() if k in {f.name for f in dataclasses.fields(PriorConfig)}})
+        cfg = self.prior.config
         try: cfg = dataclasses.replace(cfg, use_user=False, **overrides)
         except TypeError as e: raise RebecaError(f"noue: {e}; expected fields of PriorConfig") from None
         with cpu_threads(self.settings.get("threads"), self.prior.device):

@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/sampling.html.md"""
 
 # %% ../nbs/03_sampling.ipynb #8e2c0f01
 from __future__ import annotations
-import json, time
+import dataclasses, json, time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from .core import RebecaError, save_tensors
-from .prior import NULL_RATING, load_prior
+from .prior import NULL_RATING, PriorConfig, load_prior
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
@@ -36,6 +36,11 @@ class TrainedPrior:
 
     @property
     def n_users(self): return self.model.config.n_users
+    @property
+    def config(self) -> PriorConfig:
+        "The `PriorConfig` this run was trained with (fields it does not record keep their defaults)."
+        names = {f.name for f in dataclasses.fields(PriorConfig)}
+        return PriorConfig(**{k: v for k, v in self.meta["config"].items() if k in names})
     @property
     def uses_user(self) -> bool:
         "False for a NoUE prior (trained with the user always dropped): it is sampled with the null user."

@@ -598,7 +598,7 @@ def fold_in_stage(c:dict, progress:bool=True):
     import torch
     from rebeca.checkpoint import load_model
     from rebeca.embeddings import load_embeddings
-    from rebeca.foldin import fold_in_experiment, fold_in_table, plot_fold_in, prior_config
+    from rebeca.foldin import fold_in_experiment, fold_in_methods, fold_in_table, plot_fold_in
     from rebeca.sampling import TrainedPrior, sample_embeddings, load_samples
     from rebeca.verifier import Verifier, heldout_likes, permutation_test
     P, out = c["P"], Path(c["out"])
@@ -613,8 +613,8 @@ def fold_in_stage(c:dict, progress:bool=True):
         ids, X, _ = load_embeddings(c["store"])
         main = TrainedPrior(c["priors"]["REBECA"][0])
         batch = {"batch": f.batch} if f.batch else {}                   # the amortised start shares it, so the fold-in goes on from it
-        exp = fold_in_experiment(c["ratings"], ids, X, folder, prior_config(main), holdout=f.holdout, ks=[k or None for k in f.ks],
-                                 methods={"amortised": dict(steps=0) | batch, "fold-in": dict(steps=f.steps) | batch}, n=n, guidance_scale=w,
+        exp = fold_in_experiment(c["ratings"], ids, X, folder, main.config, holdout=f.holdout, ks=[k or None for k in f.ks],
+                                 methods=fold_in_methods(f.steps, **batch), n=n, guidance_scale=w,
                                  steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress, prior_run=kept[0])
         held, owners = exp["held"], np.repeat(exp["held"], n)
         def draw(name:str, sampled:str):
