@@ -15,7 +15,8 @@ from safetensors.torch import load_file, save_file
 from .core import RebecaError
 
 # %% auto #0
-__all__ = ['load_model', 'read_header', 'read_tensors', 'save_training_state', 'find_training_state', 'load_training_state']
+__all__ = ['load_model', 'read_header', 'read_tensors', 'replace_folder', 'save_training_state', 'find_training_state',
+           'load_training_state']
 
 # %% ../nbs/00b_checkpoint.ipynb #1d0b8ef1
 def load_model(cls, path, **kwargs):
@@ -69,25 +70,34 @@ def _join_optimizer_state(tensors, part):
     for pid, st in part["scalars"].items(): state.setdefault(int(pid), {}).update(st)
     return {"state": state, "param_groups": part["param_groups"]}
 
-# %% ../nbs/00b_checkpoint.ipynb #cf918e1a
-def save_training_state(path, model, optimizer=None, scheduler=None, **extra) -> Path:
-    "Atomically write a resumable checkpoint of `model`, `optimizer`, `scheduler` and JSON-able `extra` to folder `path`."
+# %% ../nbs/00b_checkpoint.ipynb #c2963e01
+def replace_folder(path, # the folder to (re)write
+                   write, # write(folder): fills a fresh folder with the new content
+                  ) -> Path:
+    "Write folder `path` atomically: `write` fills a sibling `<name>.new`, which then takes the place of the old folder."
     path = Path(path)
     new, old = path.with_name(path.name + ".new"), path.with_name(path.name + ".old")
     shutil.rmtree(new, ignore_errors=True)
-    model.save_pretrained(new/"model")
-    tensors, meta = {"rng.torch": torch.get_rng_state()}, {"extra": extra}
-    if optimizer is not None:
-        opt_tensors, meta["optimizer"] = _split_optimizer_state(optimizer.state_dict())
-        tensors |= {f"optimizer.{k}": v for k, v in opt_tensors.items()}
-    if scheduler is not None: meta["scheduler"] = scheduler.state_dict()
-    save_file(tensors, new/"training_state.safetensors")
-    (new/"training_state.json").write_text(json.dumps(meta, indent=1))
+    write(new)
     shutil.rmtree(old, ignore_errors=True)
     if path.exists(): os.replace(path, old)
     os.replace(new, path)
     shutil.rmtree(old, ignore_errors=True)
     return path
+
+# %% ../nbs/00b_checkpoint.ipynb #cf918e1a
+def save_training_state(path, model, optimizer=None, scheduler=None, **extra) -> Path:
+    "Atomically write a resumable checkpoint of `model`, `optimizer`, `scheduler` and JSON-able `extra` to folder `path`."
+    tensors, meta = {"rng.torch": torch.get_rng_state()}, {"extra": extra}
+    if optimizer is not None:
+        opt_tensors, meta["optimizer"] = _split_optimizer_state(optimizer.state_dict())
+        tensors |= {f"optimizer.{k}": v for k, v in opt_tensors.items()}
+    if scheduler is not None: meta["scheduler"] = scheduler.state_dict()
+    def write(new:Path):
+        model.save_pretrained(new/"model")
+        save_file(tensors, new/"training_state.safetensors")
+        (new/"training_state.json").write_text(json.dumps(meta, indent=1))
+    return replace_folder(path, write)
 
 # %% ../nbs/00b_checkpoint.ipynb #0f196c7e
 def find_training_state(path) -> Path | None:

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .checkpoint import replace_folder
 from .core import RebecaError, atomic_write, save_tensors
 from .data import Ratings, ratings_table, BalancedUserSampler
 from .prior import RebecaPrior, PriorConfig, make_scheduler, prior_loss
@@ -218,14 +219,7 @@ def save_prior(prior:TrainedPrior, out=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if out.resolve() != prior.run.resolve():
         shutil.copytree(prior.run/"scheduler", out/"scheduler", dirs_exist_ok=True)
-    tmp = out/".model.new"
-    shutil.rmtree(tmp, ignore_errors=True)
-    prior.model.save_pretrained(tmp)
-    old = out/".model.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if (out/"model").exists(): (out/"model").rename(old)
-    tmp.rename(out/"model")
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(out/"model", prior.model.save_pretrained)
     atomic_write(out/"prior.json", json.dumps(prior.meta | dict(workers=list(map(str, prior.workers)), n_users=prior.n_users), indent=1))
     prior.run = out
     return out

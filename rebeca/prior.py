@@ -20,7 +20,7 @@ from diffusers.configuration_utils import register_to_config
 
 from .core import RebecaError, atomic_write, default_device
 from .data import Ratings, BalancedUserSampler
-from .checkpoint import load_model, save_training_state, find_training_state, load_training_state
+from .checkpoint import load_model, replace_folder, save_training_state, find_training_state, load_training_state
 
 # %% auto #0
 __all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'PRIOR_CLASSES', 'timestep_embedding', 'RebecaPrior', 'fourier_time', 'AdaLNPrior',
@@ -392,8 +392,7 @@ def _save_run(out, model, best_state, noise_sched, opt, plateau, c, data, histor
     save_training_state(out/"checkpoint", model, opt, plateau, epoch=history[-1]["epoch"], history=history,
                         best_val=best_val, bad_epochs=bad)
     best = copy.deepcopy(model); best.load_state_dict(best_state)
-    tmp = out/".model.new"; best.save_pretrained(tmp)
-    import shutil; shutil.rmtree(out/"model", ignore_errors=True); tmp.rename(out/"model")
+    replace_folder(out/"model", best.save_pretrained)
     noise_sched.save_pretrained(out/"scheduler")
     atomic_write(out/"prior.json", json.dumps(dict(format="rebeca-prior", version=1, config=asdict(c), workers=data.workers,
                                                    embed_dim=data.dim, n_users=data.n_users, best_val_loss=best_val,

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .checkpoint import replace_folder
 from .core import RebecaError, atomic_write, save_tensors
 from .data import Ratings, prepare_ratings
 from .embeddings import catalog_embeddings
@@ -473,11 +474,7 @@ def _save(self:Recommender, path, overwrite:bool=False) -> Path:
     if path.resolve() == self.folder.resolve(): return path
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise RebecaError(f"{path}: not empty; choose another folder or pass overwrite=True")
-    tmp = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(self.folder, tmp, ignore=shutil.ignore_patterns("checkpoint"))
-    shutil.rmtree(path, ignore_errors=True); tmp.rename(path)
-    return path
+    return replace_folder(path, lambda new: shutil.copytree(self.folder, new, ignore=shutil.ignore_patterns("checkpoint")))
 
 def _load(cls, path, device:str="cpu") -> Recommender:
     "A recommender saved by `fit` or `save` (safetensors and JSON only)."
