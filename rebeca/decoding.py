@@ -21,7 +21,8 @@ from .sampling import load_samples
 
 # %% auto #0
 __all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'sample_index', 'decode_samples', 'SD15IPAdapterDecoder',
-           'sd15_ip_adapter', 'make_decoder', 'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
+           'tiny_sd_pipeline', 'random_ip_adapter', 'tiny_ip_adapter_pipeline', 'sd15_ip_adapter', 'make_decoder',
+           'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
 
 # %% ../nbs/04_decoding.ipynb #d66f6766
 class Decoder:
@@ -175,6 +176,44 @@ class _PromptOnly(Decoder):
         try: return self.sd.decode(np.zeros_like(np.asarray(embeddings, dtype=np.float32)), seed=seed, prompt=prompt)
         finally: self.sd.pipe.set_ip_adapter_scale(self.sd.ip_adapter_scale)
 
+# %% ../nbs/04_decoding.ipynb #297300e3
+def tiny_sd_pipeline(seed:int=0):
+    "A tiny StableDiffusionPipeline from config objects (random weights, no tokenizer)."
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel, AutoencoderKL, DDIMScheduler
+    from transformers import CLIPTextModel, CLIPTextConfig
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                                cross_attention_dim=8, norm_num_groups=2, attention_head_dim=2)
+    vae = AutoencoderKL(block_out_channels=(4,), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",),
+                        up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=2, sample_size=16)
+    text = CLIPTextModel(CLIPTextConfig(hidden_size=8, intermediate_size=16, num_attention_heads=2, num_hidden_layers=1,
+                                        vocab_size=100, max_position_embeddings=16))
+    return StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=None, unet=unet, scheduler=DDIMScheduler(clip_sample=False),
+                                   safety_checker=None, feature_extractor=None, image_encoder=None, requires_safety_checker=False)
+
+def random_ip_adapter(unet, embed_dim:int, seed:int=0) -> dict:
+    "A random IP-Adapter state dict for `unet`, reading `embed_dim`-d image embeddings."
+    g = torch.Generator().manual_seed(seed)
+    c = unet.config.cross_attention_dim
+    state = {"image_proj": {"proj.weight": torch.randn(4 * c, embed_dim, generator=g) * 0.1, "proj.bias": torch.zeros(4 * c),
+                            "norm.weight": torch.ones(c), "norm.bias": torch.zeros(c)}, "ip_adapter": {}}
+    widths, key = unet.config.block_out_channels, 1
+    for name in unet.attn_processors:
+        if not name.endswith("attn2.processor"): continue
+        block = name.split(".")[0]
+        hidden = widths[-1] if block == "mid_block" else (list(reversed(widths)) if block == "up_blocks" else widths)[int(name.split(".")[1])]
+        for kind in ("k", "v"): state["ip_adapter"][f"{key}.to_{kind}_ip.weight"] = torch.randn(hidden, c, generator=g) * 0.3
+        key += 2
+    return state
+
+# %% ../nbs/04_decoding.ipynb #e83c3ee4
+def tiny_ip_adapter_pipeline(embed_dim:int=16, seed:int=0):
+    "`tiny_sd_pipeline` with a random IP-Adapter reading `embed_dim`-d embeddings, loaded as diffusers loads the real one."
+    pipe = tiny_sd_pipeline(seed)
+    pipe.load_ip_adapter(random_ip_adapter(pipe.unet, embed_dim, seed), subfolder="", weight_name="", image_encoder_folder=None)
+    return pipe
+
 # %% ../nbs/04_decoding.ipynb #8dd3ba39
 def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
                     guidance_scale:float=7.5, # text guidance
@@ -195,7 +234,6 @@ def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
     device = default_device(device)
     dtype = torch_dtype(dtype, device)
     if tiny:
-        from rebeca.testing import tiny_ip_adapter_pipeline
         pipe = _with_scheduler(tiny_ip_adapter_pipeline(embed_dim=dim), scheduler).to(device=device, dtype=dtype)
         return SD15IPAdapterDecoder(pipe, steps, guidance_scale, ip_adapter_scale, height=32, width=32)
     return SD15IPAdapterDecoder.from_pretrained(model, ip_adapter, device=device, dtype=dtype, scheduler=scheduler,

@@ -24,9 +24,9 @@ log = logging.getLogger("rebeca")
 __all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'EMBEDDERS',
            'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'DEFAULT_TEXT_MODEL', 'list_images', 'read_image', 'Embedder',
            'vit_h14_config', 'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config',
-           'openclip_to_transformers', 'openclip_vit_h14', 'make_embedder', 'read_store_record', 'load_embeddings',
-           'read_matrix', 'item_matrix', 'save_embeddings', 'catalog_embeddings', 'load_sentence_model', 'embed_texts',
-           'text_store', 'store_embedder', 'extract_embeddings']
+           'openclip_to_transformers', 'tiny_openclip_config', 'openclip_vit_h14', 'make_embedder', 'read_store_record',
+           'load_embeddings', 'read_matrix', 'item_matrix', 'save_embeddings', 'catalog_embeddings',
+           'load_sentence_model', 'embed_texts', 'text_store', 'store_embedder', 'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -81,7 +81,7 @@ VIT_H14_PRETRAINED = "laion2b_s32b_b79k"
 IP_ADAPTER_REPO, IP_ADAPTER_ENCODER = "h94/IP-Adapter", "models/image_encoder"
 
 def vit_h14_config() -> dict:
-    "open_clip's ViT-H-14 model config (`rebeca.testing.tiny_openclip_config` is a tiny one of the same structure)."
+    "open_clip's ViT-H-14 model config (`tiny_openclip_config` is a tiny one of the same structure)."
     import open_clip
     return open_clip.get_model_config(VIT_H14)
 
@@ -173,6 +173,12 @@ def openclip_to_transformers(visual_state:dict) -> dict:
                 out[b + f"{theirs}.{k}"] = visual_state[a + f"{ours}.{k}"]
     return out
 
+# %% ../nbs/01_embeddings.ipynb #ac5a9c4e
+def tiny_openclip_config() -> dict:
+    "An open_clip model config with ViT-H-14's structure and a tiny width (32-d embeddings, 56x56 images)."
+    return dict(embed_dim=32, vision_cfg=dict(image_size=56, layers=2, width=64, head_width=16, patch_size=14),
+                text_cfg=dict(context_length=8, vocab_size=64, width=32, heads=2, layers=1))
+
 # %% ../nbs/01_embeddings.ipynb #b519fe5f
 def openclip_vit_h14(source:str="open_clip", # 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter SD1.5's image encoder)
                      device:str|None=None, # device (default: a GPU if there is one)
@@ -184,7 +190,6 @@ def openclip_vit_h14(source:str="open_clip", # 'open_clip' (laion2b_s32b_b79k) o
     device = default_device(device)
     dtype = torch_dtype(dtype, device)
     if tiny:
-        from rebeca.testing import tiny_openclip_config
         config = tiny_openclip_config()
         if source == "open_clip": return OpenCLIPEmbedder.from_config(config, name="openclip-vit-h-14", device=device)
         return TransformersCLIPEmbedder.from_config(transformers_vision_config(config), name="openclip-vit-h-14", device=device)

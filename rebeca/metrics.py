@@ -21,8 +21,9 @@ from .embeddings import Embedder, list_images, extract_embeddings, load_embeddin
 # %% auto #0
 __all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',
            'fid_folders', 'rbf_mmd', 'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
-           'inception', 'clip_vit_l_14_336', 'make_fid_features', 'make_cmmd_features', 'unit_rows',
-           'vendi_from_similarity', 'vendi_score', 'quality_vendi', 'intra_list_diversity', 'per_user_diversity']
+           'tiny_clip_vision_config', 'TinyFeatureNet', 'inception', 'clip_vit_l_14_336', 'make_fid_features',
+           'make_cmmd_features', 'unit_rows', 'vendi_from_similarity', 'vendi_score', 'quality_vendi',
+           'intra_list_diversity', 'per_user_diversity']
 
 # %% ../nbs/07_metrics.ipynb #db016880
 def _features(X, name:str, min_rows:int=1) -> np.ndarray:
@@ -229,6 +230,29 @@ def cmmd_folders(real, generated, embedder:Embedder, batch_size:int=64, stores:t
     Y = folder_features(generated, embedder, batch_size, stores[1], progress)
     return cmmd(X, Y, device=device)
 
+# %% ../nbs/07_metrics.ipynb #925de205
+def tiny_clip_vision_config():
+    "A tiny `CLIPVisionConfig` (32-px images, 16-d projections)."
+    from transformers import CLIPVisionConfig
+    return CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=2, image_size=32,
+                            patch_size=8, projection_dim=16)
+
+def _tiny_cnn(dim:int):
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.GELU(), torch.nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                               torch.nn.GELU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(64, dim))
+
+# %% ../nbs/07_metrics.ipynb #30c92a26
+class TinyFeatureNet(Embedder):
+    "A small random CNN in Inception's place for FID: images resized to `size` pixels, `dim` features each."
+    def __init__(self, name:str="inception-2015-12-05", dim:int=32, size:int=48, seed:int=0, device:str="cpu"):
+        from torchvision.transforms import ToTensor
+        torch.manual_seed(seed)
+        self.name, self.dim, self.size, self.device = name, dim, size, device
+        self.model, self._to_tensor = _tiny_cnn(dim).eval().to(device), ToTensor()
+    def preprocess(self, image): return self._to_tensor(image.convert("RGB").resize((self.size, self.size), Image.BICUBIC))
+    def forward(self, pixels): return self.model(pixels)
+    def describe(self): return super().describe() | {"source": "random:tiny"}
+
 # %% ../nbs/07_metrics.ipynb #348ab48f
 def inception(mode:str="clean", # clean-fid's mode ('clean', the paper's)
               device:str|None=None, # device (default: a GPU if there is one)
@@ -236,7 +260,6 @@ def inception(mode:str="clean", # clean-fid's mode ('clean', the paper's)
              ) -> Embedder:
     "FID's features: clean-fid's Inception-v3 (downloads its weights once), or a tiny random stand-in."
     if tiny:
-        from rebeca.testing import TinyFeatureNet
         return TinyFeatureNet(device=default_device(device))
     return InceptionEmbedder.from_pretrained(mode, device)
 
@@ -246,7 +269,6 @@ def clip_vit_l_14_336(path:str=CMMD_CLIP, # a hub id or a local copy
                      ) -> Embedder:
     "CMMD's features: CLIP ViT-L/14@336 (downloads once), or a tiny random CLIP."
     if tiny:
-        from rebeca.testing import tiny_clip_vision_config
         return CMMDEmbedder.from_config(tiny_clip_vision_config(), name="clip-vit-l-14-336", device=default_device(device))
     return CMMDEmbedder.from_pretrained(path, device)
 

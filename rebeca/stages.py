@@ -16,7 +16,7 @@ import io
 from PIL import Image
 
 from .core import RebecaError, atomic_write
-from .data import Ratings, prepare_ratings, summarise
+from .data import Ratings, fake_flickr_aes, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
@@ -112,7 +112,6 @@ _FAKE = dict(images=240, users=12, seed=0)
 
 def _fake_data(c:dict) -> tuple:
     "Make the profile's fake FLICKR-AES folder (`data.fake`, for smoke runs) in `out/data`, or reuse it: (folder, key)."
-    from rebeca.testing import fake_flickr_aes
     unknown = set(c["P"].data.fake) - set(_FAKE)
     if unknown: raise RebecaError(f"data.fake: no key {sorted(unknown)}; it takes {list(_FAKE)}")
     spec = _FAKE | c["P"].data.fake
