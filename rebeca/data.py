@@ -16,7 +16,7 @@ import pandas as pd
 from .core import RebecaError
 
 # %% auto #0
-__all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'find_ratings_csv', 'read_ratings_csv',
+__all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'FAKE_HUES', 'find_ratings_csv', 'read_ratings_csv',
            'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'prepare_ratings',
            'ratings_table', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images',
            'fake_flickr_aes']
@@ -296,26 +296,27 @@ def missing_images(ratings:Ratings) -> list:
     return sorted(set(ratings.df.image) - present)
 
 # %% ../nbs/00_data.ipynb #d4297dd5
-_HUES = ((220, 40, 40), (240, 150, 30), (230, 220, 40), (50, 180, 60), (40, 120, 230), (150, 60, 200))
+FAKE_HUES = (   # the colours of the fake FLICKR-AES images
+    (220, 40, 40), (240, 150, 30), (230, 220, 40), (50, 180, 60), (40, 120, 230), (150, 60, 200))
 
 def fake_flickr_aes(folder, n_images:int=240, n_users:int=12, rated:float=0.7, size:int=64, seed:int=0) -> Path:
     "Write a FLICKR-AES-format folder to `folder`: `n_images` JPEGs in `40K/`, `n_users` raters who each score `rated` of them."
     from PIL import Image
     rng = np.random.default_rng(seed)
     folder = Path(folder); (folder/IMAGE_DIR).mkdir(parents=True, exist_ok=True)
-    hue, light = rng.integers(0, len(_HUES), n_images), rng.integers(0, 2, n_images)
+    hue, light = rng.integers(0, len(FAKE_HUES), n_images), rng.integers(0, 2, n_images)
     names = [f"farm{rng.integers(1, 10)}_{rng.integers(100, 9999)}_{rng.integers(10**9, 10**10)}_{rng.bytes(5).hex()}.jpg" for _ in range(n_images)]
     for name, h, l in zip(names, hue, light):
         pixels = np.full((size, size, 3), 225 if l else 35, np.uint8)
         x0, y0 = rng.integers(0, size // 3, 2); x1, y1 = rng.integers(2 * size // 3, size, 2)
-        pixels[y0:y1, x0:x1] = _HUES[h]
+        pixels[y0:y1, x0:x1] = FAKE_HUES[h]
         pixels = (pixels + rng.normal(0, 6, pixels.shape)).clip(0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder/IMAGE_DIR/name, quality=90)
     alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
     workers = ["A" + "".join(rng.choice(alphabet, 13)) for _ in range(n_users)]
     rows = []
     for w in workers:
-        loves, prefers = rng.choice(len(_HUES), 2, replace=False), rng.integers(0, 2)
+        loves, prefers = rng.choice(len(FAKE_HUES), 2, replace=False), rng.integers(0, 2)
         for i in np.sort(rng.choice(n_images, int(rated * n_images), replace=False)):
             score = 1.5 + 2.2 * (hue[i] in loves) + 1.0 * (light[i] == prefers) + rng.normal(0, 0.6)
             rows.append((w, names[i], int(np.clip(np.rint(score), 1, 5))))

@@ -17,7 +17,7 @@ from .data import Ratings, split_per_user
 
 # %% auto #0
 __all__ = ['PRIOR_CODE', 'toy_problem', 'toy_prior_config', 'toy_prior_key', 'toy_prior', 'image_folder', 'toy_decoder',
-           'describe_pixels', 'CaptionServer', 'local_captioner', 'fake_hub_cache']
+           'fake_hub_cache']
 
 # %% ../nbs/00c_testing.ipynb #130ca588
 def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
@@ -112,10 +112,11 @@ def image_folder(folder, n:int=32, size:int=64, seed:int=0) -> Path:
     return folder
 
 # %% ../nbs/00c_testing.ipynb #25681afa
-from .data import fake_flickr_aes, _HUES               # the smoke run's stand-ins live beside what they stand in for;
+from .data import fake_flickr_aes                      # the smoke run's stand-ins live beside what they stand in for;
 from .embeddings import tiny_openclip_config           # the tests keep importing them from here
 from .decoding import tiny_sd_pipeline, random_ip_adapter, tiny_ip_adapter_pipeline
 from .metrics import tiny_clip_vision_config, TinyFeatureNet
+from .topics import describe_pixels, CaptionServer, local_captioner
 
 # %% ../nbs/00c_testing.ipynb #cf92180f
 def toy_decoder(embed_dim:int=8, embedder:str="toy", size:int=16, seed:int=0):
@@ -132,60 +133,6 @@ def toy_decoder(embed_dim:int=8, embedder:str="toy", size:int=16, seed:int=0):
     decoder = ToyDecoder()
     decoder.embedder, decoder.embed_dim = embedder, embed_dim
     return decoder
-
-# %% ../nbs/00c_testing.ipynb #3fe3b0df
-import base64, io, json, http.server, threading
-
-_NAMES = ("red", "orange", "yellow", "green", "blue", "purple")
-
-def describe_pixels(image:Image.Image) -> dict:
-    "A content and a style caption of `image` from its pixels: its most saturated colour, and its ground's lightness."
-    x = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.float64)
-    flat = x.reshape(-1, 3)
-    sat = flat.max(1) - flat.min(1)
-    main = flat[sat >= np.quantile(sat, 0.75)].mean(0)
-    hue = int(np.argmin([np.abs(np.array(h) - main).sum() for h in _HUES]))
-    ground = "light" if x[:4].mean() > 128 else "dark"
-    return {"content": f"A {_NAMES[hue]} shape on a {ground} background.",
-            "style": f"Flat {_NAMES[hue]} colour, {'bright and airy' if ground == 'light' else 'dim and moody'} lighting."}
-
-class CaptionServer(http.server.ThreadingHTTPServer):
-    "A local OpenAI-compatible chat-completions server that captions images from their pixels (`describe_pixels`)."
-    daemon_threads = True
-    def __init__(self, fail_every:int=0):
-        super().__init__(("127.0.0.1", 0), _CaptionHandler)
-        self.fail_every, self.requests, self.lock = fail_every, 0, threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-    @property
-    def url(self) -> str: return f"http://127.0.0.1:{self.server_address[1]}/v1"
-    def close(self): self.shutdown(); self.server_close()
-
-class _CaptionHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args): pass
-    def _send(self, code:int, body:dict):
-        data = json.dumps(body).encode()
-        self.send_response(code); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock: self.server.requests += 1; n = self.server.requests
-        if self.server.fail_every and n % self.server.fail_every == 0:
-            return self._send(500, {"error": {"message": "scripted failure", "type": "server_error"}})
-        url = next(p["image_url"]["url"] for p in body["messages"][0]["content"] if p["type"] == "image_url")
-        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-        message = {"role": "assistant", "content": json.dumps(describe_pixels(image))}
-        self._send(200, {"id": "local", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
-
-_SERVER = {}
-
-def local_captioner(model:str="gpt-4o-mini", max_workers:int=4, max_retries:int=3):
-    "An `OpenAICaptioner` talking to this process's `CaptionServer` (started on first use): captions offline, through HTTP."
-    from rebeca.topics import OpenAICaptioner
-    if "server" not in _SERVER: _SERVER["server"] = CaptionServer()
-    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", max_workers=max_workers,
-                           max_retries=max_retries, backoff=0.01)
 
 # %% ../nbs/00c_testing.ipynb #8fc50200
 import functools, gzip, hashlib, importlib.util, os, warnings

@@ -22,9 +22,10 @@ _log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
            'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles', 'caption_price',
-           'caption_cost', 'OpenAICaptioner', 'make_captioner', 'embed_captions', 'caption_tokens', 'SIFPooling',
-           'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics', 'liked_sets',
-           'precision_table', 'summarise_precision', 'paired_difference', 'plot_topic_precision']
+           'caption_cost', 'OpenAICaptioner', 'describe_pixels', 'CaptionServer', 'local_captioner', 'make_captioner',
+           'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits',
+           'topic_precision', 'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision',
+           'paired_difference', 'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -218,11 +219,65 @@ class OpenAICaptioner(Captioner):
                 if bad > self.max_bad_replies: return {"status": "failed", "error": self._redact(f"{bad} unusable replies; last: {e}")}
                 _log.warning("captioning: unusable reply (%d/%d), asking again: %s", bad, self.max_bad_replies, self._redact(e))
 
+# %% ../nbs/06_topics.ipynb #3fe3b0df
+import http.server, threading
+from .data import FAKE_HUES
+
+_NAMES = ("red", "orange", "yellow", "green", "blue", "purple")
+
+def describe_pixels(image:Image.Image) -> dict:
+    "A content and a style caption of a fake FLICKR-AES `image` from its pixels: its most saturated colour, and its ground's lightness."
+    x = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.float64)
+    flat = x.reshape(-1, 3)
+    sat = flat.max(1) - flat.min(1)
+    main = flat[sat >= np.quantile(sat, 0.75)].mean(0)
+    hue = int(np.argmin([np.abs(np.array(h) - main).sum() for h in FAKE_HUES]))
+    ground = "light" if x[:4].mean() > 128 else "dark"
+    return {"content": f"A {_NAMES[hue]} shape on a {ground} background.",
+            "style": f"Flat {_NAMES[hue]} colour, {'bright and airy' if ground == 'light' else 'dim and moody'} lighting."}
+
+class CaptionServer(http.server.ThreadingHTTPServer):
+    "A local OpenAI-compatible chat-completions server that captions images from their pixels (`describe_pixels`)."
+    daemon_threads = True
+    def __init__(self, fail_every:int=0):
+        super().__init__(("127.0.0.1", 0), _CaptionHandler)
+        self.fail_every, self.requests, self.lock = fail_every, 0, threading.Lock()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+    @property
+    def url(self) -> str: return f"http://127.0.0.1:{self.server_address[1]}/v1"
+    def close(self): self.shutdown(); self.server_close()
+
+class _CaptionHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def _send(self, code:int, body:dict):
+        data = json.dumps(body).encode()
+        self.send_response(code); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock: self.server.requests += 1; n = self.server.requests
+        if self.server.fail_every and n % self.server.fail_every == 0:
+            return self._send(500, {"error": {"message": "scripted failure", "type": "server_error"}})
+        url = next(p["image_url"]["url"] for p in body["messages"][0]["content"] if p["type"] == "image_url")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        message = {"role": "assistant", "content": json.dumps(describe_pixels(image))}
+        self._send(200, {"id": "local", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+
+_SERVER = {}
+
+def local_captioner(model:str="gpt-4o-mini", max_workers:int=4, max_retries:int=3):
+    "An `OpenAICaptioner` talking to this process's `CaptionServer` (started on first use): captions offline, through HTTP."
+    if "server" not in _SERVER: _SERVER["server"] = CaptionServer()
+    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", max_workers=max_workers,
+                           max_retries=max_retries, backoff=0.01)
+
 # %% ../nbs/06_topics.ipynb #a3489626
 CAPTIONERS = Registry("captioner")
 CAPTIONERS.register("openai", OpenAICaptioner)
 CAPTIONERS.register("shapes", "rebeca.shapes.truth:shapes_captioner")
-CAPTIONERS.register("local-test-server", "rebeca.testing:local_captioner")    # smoke runs: the real client, a local server
+CAPTIONERS.register("local-test-server", local_captioner)    # smoke runs: the real client, a local server
 
 def make_captioner(name:str, *, offers:dict|None=None, **options) -> Captioner:
     "The captioner registered as `name`, built with `options` (and those of `offers` it takes)."
