@@ -33,7 +33,7 @@ def shapes_text(args):
     from rebeca.shapes.world import make_world
     w = make_world(n_images=3000, n_users=48, seed=0)
     items = pd.DataFrame(dict(item=w.captions.image, text=w.captions["content"] + " " + w.captions["style"]))
-    ratings = w.ratings.rename(columns=dict(worker="user", image="item", score="rating"))
+    ratings = w.ratings.rename(columns=dict(user_id="user"))
     factors = w.factors.set_index("image")
     truth = lambda workers, ids: w.p_like(np.asarray(workers), factors.loc[ids].reset_index())
     return ratings, items, truth, dict(n_val=20, n_test=20)

@@ -87,7 +87,7 @@ def main():
     decoder = ShapesSceneDecoder.from_pretrained(run/"decoded"/"scene_reader", size_range=world.config["size_range"])
     ids, C, _ = load_embeddings(run/"embeddings")
     verifier = load_model(Verifier, run/"verify"/"verifier"/"model").eval()
-    workers = np.asarray(prior.workers)
+    workers = np.asarray(prior.user_ids)
     rows = []
 
     def score(name, X, users, seconds, **settings):

@@ -56,9 +56,9 @@ def main():
     a, t_a = timed(lambda: plain_loop(fp32, folder, names, 16), sync)
     fast = OpenCLIPEmbedder.from_config(config, name="vit-h14-random", device=device)
     fast.model.to(half); fast.dtype = half
-    extract_embeddings(folder, tmp/"warm", fast, batch_size=args.batch, chunk_size=args.batch, num_workers=args.workers, progress=False)
+    extract_embeddings(folder, tmp/"warm", fast, batch_size=args.batch, chunk_size=args.batch, loaders=args.workers, progress=False)
     _, t_b = timed(lambda: extract_embeddings(folder, tmp/"store", fast, batch_size=args.batch, chunk_size=4096,
-                                              num_workers=args.workers, progress=False), sync)
+                                              loaders=args.workers, progress=False), sync)
     ids, b, _ = load_embeddings(tmp/"store")
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     print(f"A plain loop, fp32, batch 16:               {len(names) / t_a:9.1f} images/s")

@@ -37,7 +37,7 @@ def main():
     from rebeca.shapes.world import make_world
     world = make_world(n_images=3000, n_users=48, seed=0)
     items = pd.DataFrame(dict(item=world.captions.image, text=world.captions["content"] + " " + world.captions["style"]))
-    table = world.ratings.rename(columns=dict(worker="user", image="item", score="rating"))
+    table = world.ratings.rename(columns=dict(user_id="user"))
     factors = world.factors.set_index("image")
     cache = out/"minilm.npy"
     X = np.load(cache) if cache.is_file() else embed_texts(items.text, progress=False)
@@ -66,7 +66,7 @@ def main():
         for j in range(len(users)): S[j, seen[j]] = -np.inf
         top = _top_k(S, 10)
         m = ranking_metrics(top, relevant, 10).mean()
-        like = world.p_like(np.repeat([base.ratings.workers[u] for u in users], 10), factors.loc[np.asarray(ids)[top.ravel()]].reset_index())
+        like = world.p_like(np.repeat([base.ratings.user_ids[u] for u in users], 10), factors.loc[np.asarray(ids)[top.ravel()]].reset_index())
         return dict(ndcg=m.ndcg, precision=m.precision, recall=m.recall, hit_rate=m.hit_rate, true_like=float(np.mean(like)))
 
     def from_samples(S, owners):
@@ -81,14 +81,14 @@ def main():
         d = exp["draws"][k]
         row_of = {n: i for i, n in enumerate(ids)}
         likes = d[d.like == 1]
-        knn = ItemKNN(X, {u: g.image.map(row_of).to_numpy() for u, g in likes.groupby("user")})
+        knn = ItemKNN(X, {u: g.item.map(row_of).to_numpy() for u, g in likes.groupby("user")})
         rows.append(dict(method="item-kNN", k=k, **score_lists(knn.scores(users))))
     S, owners = sample_embeddings(base.prior, users, s["n"], guidance_scale=s["guidance"], scheduler=s["scheduler"],
                                   num_inference_steps=s["steps"], generator=torch.Generator().manual_seed(0))
     rows.append(dict(method="retrained", k="", **score_lists(from_samples(S, owners))))
     others = base.ratings.df[~base.ratings.df.user.isin(held)]
     rows.append(dict(method="popularity (other users)", k="", **score_lists(Popularity.fit(
-        type(base.ratings)(others, base.ratings.workers, None, ""), ids).scores(users))))
+        type(base.ratings)(others, base.ratings.user_ids, None, ""), ids).scores(users))))
     rows.append(dict(method="random", k="", **score_lists(np.random.default_rng(0).random((len(users), len(ids))))))
     result = pd.DataFrame(rows)
     times = exp["times"].groupby(["method", "k"]).seconds.mean().rename("seconds_per_user").reset_index()

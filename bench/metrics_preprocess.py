@@ -72,7 +72,7 @@ def main():
             for n in names: pre(read_image(folder/n)[0])
             before = (time.perf_counter() - start) / len(names)
             start = time.perf_counter()
-            folder_features(folder, Preprocessing(name, pre), batch_size=32, num_workers=args.workers)
+            folder_features(folder, Preprocessing(name, pre), batch_size=32, loaders=args.workers)
             after = (time.perf_counter() - start) / len(names)
             print(f"{name:<20}{before:>18.4f}{after:>17.4f}{before / after:>7.1f}x")
         print("\nbefore is the seconds per image on one core: features_preprocess_s in rebeca/throughput.yaml")

@@ -93,7 +93,7 @@ SPLIT = Group("split", "rebeca.data:prepare_ratings", ["min_likes", "n_val", "n_
 QUIET = Group("quiet", "rebeca.cli:_progress", ["quiet"], flat=True)
 DEVICE = Group("device", "rebeca.core:default_device", ["device"], flat=True)
 WORLD = Group("world", "rebeca.shapes.world:make_world", ["n_images", "n_users", "seed"], flags=dict(n_images="images", n_users="users"))
-EXTRACT = Group("extract", "rebeca.embeddings:extract_embeddings", ["batch_size", "chunk_size", "num_workers"])
+EXTRACT = Group("extract", "rebeca.embeddings:extract_embeddings", ["batch_size", "chunk_size", "loaders"])
 AUTOENCODER = Group("ae", "rebeca.shapes.autoencoder:shapes_embedder",
                     ["labels", "label_columns", "epochs", "decoder_epochs", "latent_dim", "label_weight", "precision"],
                     flags=dict(epochs="ae_epochs", decoder_epochs="ae_decoder_epochs", precision="ae_precision"),
@@ -181,10 +181,10 @@ def data_command(root:Path, # a FLICKR-AES-format folder or its ratings CSV; or 
     print(ratings)
     print(summarise(ratings).to_string())
     if columns is None:                                  # FLICKR-AES's layout: its images are beside the ratings
-        missing, n_images = missing_images(ratings), ratings.df.image.nunique()
+        missing, n_images = missing_images(ratings), ratings.df.item.nunique()
         print(f"images in {IMAGE_DIR}/: {n_images - len(missing)} of {n_images} rated images found"
               + (f" (first missing: {missing[0]})" if missing else ""))
-    else: print(f"{ratings.df.image.nunique()} items rated by the {ratings.n_users} kept users")
+    else: print(f"{ratings.df.item.nunique()} items rated by the {ratings.n_users} kept users")
     if plot:
         plot_likes_per_user(ratings).savefig(plot, dpi=120, bbox_inches="tight")
         print(f"likes per user plotted to {plot}")
@@ -243,7 +243,7 @@ def train_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CSV
 @command(SAMPLING, DEVICE, QUIET)
 def sample_command(prior:Path, # the run folder (`rebeca train`)
                    out:Path, # the samples file (.safetensors) to write
-                   users:str="all", # 'all', or comma-separated user indices or worker ids
+                   users:str="all", # 'all', or comma-separated user indices or user ids
                    rating:str="like", # the rating to condition on: 'like' or 'dislike'
                    seed:int=0, # the same seed gives the same file
                    diverse:bool=False, # a varied set: a pool at --pool-guidance, then a DPP keeps --n per user (needs --verifier, --catalog)
@@ -507,10 +507,10 @@ def fold_in_command(prior:Path, # a prior run (`rebeca train`, or a reproduction
         ids, X, _ = load_embeddings(store)
         report = fold_in(trained, ratings, ids, X, columns=columns, like_threshold=4 if like_threshold is None else like_threshold, **options)
         where = save_prior(trained, out)
-    print(report[["worker", "user", "ratings", "likes", "init", "steps", "seconds"]].to_string(index=False))
-    print(f"{len(report)} users folded into {where}; sample them with `rebeca sample --prior {where} --users {report.worker.iloc[0]} ...`"
+    print(report[["user_id", "user", "ratings", "likes", "init", "steps", "seconds"]].to_string(index=False))
+    print(f"{len(report)} users folded into {where}; sample them with `rebeca sample --prior {where} --users {report.user_id.iloc[0]} ...`"
           if not (Path(where)/"recommender.json").is_file() else
-          f"{len(report)} users folded into {where}; `rebeca recommend --model {where} --users {report.worker.iloc[0]}` recommends for them")
+          f"{len(report)} users folded into {where}; `rebeca recommend --model {where} --users {report.user_id.iloc[0]}` recommends for them")
 
 # %% ../nbs/10_cli.ipynb #777cccf3
 if __name__ == "__main__": sys.exit(main())

@@ -25,7 +25,7 @@ __all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'F
 RATINGS_CSV = " FLICKR-AES_image_labeled_by_each_worker.csv"  # the distributed name, leading space included
 IMAGE_SCORES_TXT = "FLICKR-AES_image_score.txt"  # `filename mean_score` lines
 IMAGE_DIR = "40K"  # image folder beside the ratings file
-RATINGS_COLUMNS = ("worker", "imagePair", "score")
+RATINGS_COLUMNS = ("worker", "imagePair", "score")  # its user, item and rating columns
 
 # %% ../nbs/00_data.ipynb #1a13e48a
 def find_ratings_csv(root) -> Path:
@@ -50,24 +50,24 @@ def _parse_score(text, where):
 
 # %% ../nbs/00_data.ipynb #0a6f1742
 def _resolve_duplicates(df, path, duplicates, unit:str="lines"):
-    "Apply the `duplicates` policy ('error', 'first' or 'last') to repeated (worker, image) pairs; `df.line` says where each is."
+    "Apply the `duplicates` policy ('error', 'first' or 'last') to repeated (user, item) pairs; `df.line` says where each is."
     if duplicates not in ("error", "first", "last"):
         raise RebecaError(f"duplicates={duplicates!r}: expected 'error', 'first' or 'last'")
-    dup = df.duplicated(["worker", "image"], keep=False)
+    dup = df.duplicated(["user_id", "item"], keep=False)
     if not dup.any(): return df
     if duplicates == "error":
         first = df[dup].iloc[0]
-        same = df[dup & (df.worker == first.worker) & (df.image == first.image)]
-        raise RebecaError(f"{path}: {unit} {', '.join(map(str, same.line))} all rate image {first.image!r} by worker "
-                          f"{first.worker!r} (scores {', '.join(map(str, same.score))}); {int(dup.sum())} rows are "
+        same = df[dup & (df.user_id == first.user_id) & (df.item == first['item'])]
+        raise RebecaError(f"{path}: {unit} {', '.join(map(str, same.line))} all rate item {first['item']!r} by user "
+                          f"{first.user_id!r} (ratings {', '.join(map(str, same.rating))}); {int(dup.sum())} rows are "
                           f"such duplicates. Pass duplicates='first' or 'last' to keep one rating per pair.")
-    kept = df[~df.duplicated(["worker", "image"], keep=duplicates)]
-    warnings.warn(f"{path}: dropped {len(df) - len(kept)} duplicate (worker, image) ratings, keeping the {duplicates}")
+    kept = df[~df.duplicated(["user_id", "item"], keep=duplicates)]
+    warnings.warn(f"{path}: dropped {len(df) - len(kept)} duplicate (user, item) ratings, keeping the {duplicates}")
     return kept
 
 # %% ../nbs/00_data.ipynb #b1db06fb
 def read_ratings_csv(path, duplicates:str="error") -> pd.DataFrame:
-    "Validated ratings from a FLICKR-AES-format CSV: columns `worker`, `image`, `score` (int 1..5)."
+    "Validated ratings from a FLICKR-AES-format CSV: its `worker, imagePair, score` become `user_id`, `item`, `rating` (int 1..5)."
     path = Path(path)
     if not path.is_file(): raise RebecaError(f"{path}: file not found")
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -78,23 +78,23 @@ def read_ratings_csv(path, duplicates:str="error") -> pd.DataFrame:
         missing = [c for c in RATINGS_COLUMNS if c not in header]
         if missing: raise RebecaError(f"{path}: missing column {', '.join(map(repr, missing))} (header has {header})")
         iw, ii, js = (header.index(c) for c in RATINGS_COLUMNS)
-        workers, images, scores, lines = [], [], [], []
+        user_ids, items, ratings, lines = [], [], [], []
         for row in reader:
             if not row or not any(v.strip() for v in row): continue
             where = f"{path}, line {reader.line_num}"
             if len(row) != len(header): raise RebecaError(f"{where}: expected {len(header)} fields, found {len(row)}: {row}")
-            worker, image = row[iw].strip(), row[ii].strip()
-            if not worker: raise RebecaError(f"{where}: empty worker id")
-            if not image: raise RebecaError(f"{where}: empty image name")
-            workers.append(worker); images.append(image); lines.append(reader.line_num)
-            scores.append(_parse_score(row[js].strip(), where))
+            user_id, item = row[iw].strip(), row[ii].strip()
+            if not user_id: raise RebecaError(f"{where}: empty user id (column {RATINGS_COLUMNS[0]!r})")
+            if not item: raise RebecaError(f"{where}: empty image name (column {RATINGS_COLUMNS[1]!r})")
+            user_ids.append(user_id); items.append(item); lines.append(reader.line_num)
+            ratings.append(_parse_score(row[js].strip(), where))
     if not lines: raise RebecaError(f"{path}: has a header but no ratings")
-    df = pd.DataFrame(dict(worker=workers, image=images, score=np.array(scores, dtype=np.int8), line=lines))
+    df = pd.DataFrame(dict(user_id=user_ids, item=items, rating=np.array(ratings, dtype=np.int8), line=lines))
     return _resolve_duplicates(df, path, duplicates).drop(columns="line").reset_index(drop=True)
 
 # %% ../nbs/00_data.ipynb #82bc7c60
 def load_flickr_aes(root, duplicates:str="error") -> pd.DataFrame:
-    "Ratings (`worker`, `image`, `score`) of the FLICKR-AES-format folder (or CSV) at `root`."
+    "Ratings (`user_id`, `item`, `rating`) of the FLICKR-AES-format folder (or CSV) at `root`."
     path = find_ratings_csv(root)
     df = read_ratings_csv(path, duplicates=duplicates)
     df.attrs["source"] = str(path)
@@ -102,22 +102,22 @@ def load_flickr_aes(root, duplicates:str="error") -> pd.DataFrame:
 
 # %% ../nbs/00_data.ipynb #7af217b6
 def binarise(ratings:pd.DataFrame, like_threshold:int=4) -> pd.DataFrame:
-    "Add `like` = 1 where `score >= like_threshold` (paper §4.1), else 0."
-    return ratings.assign(like=(ratings.score >= like_threshold).astype(np.int8))
+    "Add `like` = 1 where `rating >= like_threshold` (paper §4.1), else 0."
+    return ratings.assign(like=(ratings.rating >= like_threshold).astype(np.int8))
 
 # %% ../nbs/00_data.ipynb #0f184f97
 def filter_users(ratings:pd.DataFrame, min_likes:int=100) -> tuple[pd.DataFrame, np.ndarray]:
-    "Keep users with at least `min_likes` likes; add `user` = 0..U-1. Returns the table and `workers` (user -> worker id)."
+    "Keep users with at least `min_likes` likes; add `user` = 0..U-1. Returns the table and `user_ids` (user -> its id)."
     if "like" not in ratings: ratings = binarise(ratings)
-    likes = ratings.groupby("worker").like.sum()
-    workers = np.array(sorted(likes.index[likes >= min_likes]), dtype=object)
-    if len(workers) == 0:
+    likes = ratings.groupby("user_id").like.sum()
+    user_ids = np.array(sorted(likes.index[likes >= min_likes]), dtype=object)
+    if len(user_ids) == 0:
         src = ratings.attrs.get("source", "the ratings")
         raise RebecaError(f"{src}: no user has at least min_likes={min_likes} likes (the most is {int(likes.max())}, "
-                          f"worker {likes.idxmax()!r}); lower min_likes")
-    kept = ratings[ratings.worker.isin(workers)].copy()
-    kept.insert(0, "user", pd.Index(workers).get_indexer(kept.worker).astype(np.int64))
-    return kept.reset_index(drop=True), workers
+                          f"user {likes.idxmax()!r}); lower min_likes")
+    kept = ratings[ratings.user_id.isin(user_ids)].copy()
+    kept.insert(0, "user", pd.Index(user_ids).get_indexer(kept.user_id).astype(np.int64))
+    return kept.reset_index(drop=True), user_ids
 
 # %% ../nbs/00_data.ipynb #dd9fb543
 def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=42, by:str="random") -> pd.DataFrame:
@@ -129,7 +129,7 @@ def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=4
     short = counts[counts <= n_val + n_test]
     if len(short):
         u = short.index[0]
-        raise RebecaError(f"user {u} ({ratings.worker[ratings.user == u].iloc[0]!r}) has {short.iloc[0]} ratings, but "
+        raise RebecaError(f"user {u} ({ratings.user_id[ratings.user == u].iloc[0]!r}) has {short.iloc[0]} ratings, but "
                           f"n_val + n_test = {n_val + n_test} are held out: {len(short)} users are short; lower n_val/n_test")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(ratings))
@@ -146,20 +146,20 @@ def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=4
 # %% ../nbs/00_data.ipynb #099e2f36
 @dataclass
 class Ratings:
-    "Prepared ratings: `df` has `user, worker, image, score, like, split`; `workers[u]` is user u's worker id."
+    "Prepared ratings: `df` has `user, user_id, item, rating, like, split`; `user_ids[u]` is user u's id."
     df: pd.DataFrame
-    workers: np.ndarray
+    user_ids: np.ndarray
     raw: pd.DataFrame  # every rating, binarised, before filtering users
     source: str = ""
     params: dict = field(default_factory=dict)
 
     @property
-    def n_users(self): return len(self.workers)
+    def n_users(self): return len(self.user_ids)
     def split(self, name:str) -> pd.DataFrame:
         "The rows of split `name` ('train', 'val' or 'test')."
         return self.df[self.df.split == name].reset_index(drop=True)
     def __repr__(self):
-        return f"Ratings({self.n_users} users, {self.df.image.nunique()} images, {len(self.df)} ratings from {self.source!r})"
+        return f"Ratings({self.n_users} users, {self.df.item.nunique()} images, {len(self.df)} ratings from {self.source!r})"
 
 # %% ../nbs/00_data.ipynb #8726f500
 def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
@@ -168,7 +168,7 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
                     n_test:int=10, # test ratings held out per user
                     seed:int=42, # seed of the per-user split
                     like_threshold:float=4, # a score at or above this is a like
-                    duplicates:str="error", # repeated (worker, image) ratings: an 'error', or keep the 'first' or the 'last'
+                    duplicates:str="error", # repeated (user, item) ratings: an 'error', or keep the 'first' or the 'last'
                     columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': .., 'time': ..} columns (`ratings_table`)
                     split:str="random", # hold out random ratings per user, or (with timestamps) each user's latest: 'time'
                    ) -> Ratings:
@@ -178,10 +178,10 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
         if table.attrs.get("boolean"): like_threshold = 1                # a boolean column is the like itself
     else: table = load_flickr_aes(root, duplicates=duplicates)
     raw = binarise(table, like_threshold)
-    kept, workers = filter_users(raw, min_likes)
+    kept, user_ids = filter_users(raw, min_likes)
     df = split_per_user(kept, n_val, n_test, seed, by=split)
     params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold) | ({} if split == "random" else dict(split=split))
-    return Ratings(df, workers, raw, raw.attrs.get("source", str(root)), params)
+    return Ratings(df, user_ids, raw, raw.attrs.get("source", str(root)), params)
 
 # %% ../nbs/00_data.ipynb #530126ba
 def _timestamps(column:pd.Series, where:str, name:str) -> np.ndarray:
@@ -203,7 +203,7 @@ def ratings_table(data, # a DataFrame, or a CSV or Parquet file
                   duplicates:str="error", # repeated (user, item) ratings: an 'error', or keep the 'first' or the 'last'
                   time:str|None=None, # optional: the column of timestamps (numbers, or dates), kept as `time` for a split by time
                  ) -> pd.DataFrame:
-    "Validated ratings (`worker`, `image`, `score`, and `time` if named) from any table with named user, item and rating columns."
+    "Validated ratings (`user_id`, `item`, `rating`, and `time` if named) from any table with named user, item and rating columns."
     if isinstance(data, pd.DataFrame): df, where = data, "the ratings table"
     else:
         path, where = Path(data), str(data)
@@ -224,8 +224,8 @@ def ratings_table(data, # a DataFrame, or a CSV or Parquet file
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise RebecaError(f"{where}, row {i}: rating {df[rating].iloc[i]!r} in column {rating!r} is not a number ({int(bad.sum())} such rows)")
-    out = pd.DataFrame(dict(worker=df[user].astype(str).str.strip().to_numpy(), image=df[item].astype(str).str.strip().to_numpy(),
-                            score=score.to_numpy(), line=np.arange(len(df))))
+    out = pd.DataFrame(dict(user_id=df[user].astype(str).str.strip().to_numpy(), item=df[item].astype(str).str.strip().to_numpy(),
+                            rating=score.to_numpy(), line=np.arange(len(df))))
     if time is not None: out.insert(3, "time", _timestamps(df[time], where, time))
     out = _resolve_duplicates(out, where, duplicates, unit="rows").drop(columns="line").reset_index(drop=True)
     out.attrs.update(source=where, boolean=boolean)
@@ -261,9 +261,9 @@ class BalancedUserSampler:
 def summarise(ratings:Ratings) -> pd.DataFrame:
     "Users, images, ratings and likes per user: all ratings vs. the kept users (and the kept users' splits)."
     def stats(df):
-        per_user = df.groupby("worker")
+        per_user = df.groupby("user_id")
         n, likes = per_user.size(), per_user.like.sum()
-        return {"users": df.worker.nunique(), "images": df.image.nunique(), "ratings": len(df),
+        return {"users": df.user_id.nunique(), "images": df.item.nunique(), "ratings": len(df),
                 "likes": int(df.like.sum()), "like rate": round(float(df.like.mean()), 3),
                 "ratings per user (min)": int(n.min()), "ratings per user (median)": float(n.median()),
                 "ratings per user (max)": int(n.max()), "likes per user (min)": int(likes.min()),
@@ -277,14 +277,14 @@ def summarise(ratings:Ratings) -> pd.DataFrame:
 
 # %% ../nbs/00_data.ipynb #6fc6b7f9
 def plot_likes_per_user(ratings:Ratings, ax=None):
-    "Likes per worker, sorted, with the `min_likes` cut: kept users in colour, dropped ones in grey."
+    "Likes per user, sorted, with the `min_likes` cut: kept users in colour, dropped ones in grey."
     import matplotlib.pyplot as plt
-    likes = ratings.raw.groupby("worker").like.sum().sort_values(ascending=False)
+    likes = ratings.raw.groupby("user_id").like.sum().sort_values(ascending=False)
     if ax is None: _, ax = plt.subplots(figsize=(7, 3))
-    kept = likes.index.isin(ratings.workers)
+    kept = likes.index.isin(ratings.user_ids)
     ax.bar(np.arange(len(likes)), likes.to_numpy(), width=1.0, color=np.where(kept, "tab:blue", "lightgrey"))
     ax.axhline(ratings.params.get("min_likes", 0), color="tab:red", lw=1, ls="--", label=f"min_likes = {ratings.params.get('min_likes')}")
-    ax.set(xlabel="worker (sorted by likes)", ylabel="likes", title=f"{len(ratings.workers)} of {len(likes)} users kept")
+    ax.set(xlabel="user (sorted by likes)", ylabel="likes", title=f"{len(ratings.user_ids)} of {len(likes)} users kept")
     ax.legend()
     return ax.figure
 
@@ -293,7 +293,7 @@ def missing_images(ratings:Ratings) -> list:
     "Rated images of the kept users that are not in the `40K/` folder beside the ratings file."
     folder = Path(ratings.source).parent / IMAGE_DIR
     present = set(os.listdir(folder)) if folder.is_dir() else set()
-    return sorted(set(ratings.df.image) - present)
+    return sorted(set(ratings.df.item) - present)
 
 # %% ../nbs/00_data.ipynb #d4297dd5
 FAKE_HUES = (   # the colours of the fake FLICKR-AES images
@@ -313,16 +313,16 @@ def fake_flickr_aes(folder, n_images:int=240, n_users:int=12, rated:float=0.7, s
         pixels = (pixels + rng.normal(0, 6, pixels.shape)).clip(0, 255).astype(np.uint8)
         Image.fromarray(pixels).save(folder/IMAGE_DIR/name, quality=90)
     alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
-    workers = ["A" + "".join(rng.choice(alphabet, 13)) for _ in range(n_users)]
+    raters = ["A" + "".join(rng.choice(alphabet, 13)) for _ in range(n_users)]
     rows = []
-    for w in workers:
+    for w in raters:
         loves, prefers = rng.choice(len(FAKE_HUES), 2, replace=False), rng.integers(0, 2)
         for i in np.sort(rng.choice(n_images, int(rated * n_images), replace=False)):
             score = 1.5 + 2.2 * (hue[i] in loves) + 1.0 * (light[i] == prefers) + rng.normal(0, 0.6)
             rows.append((w, names[i], int(np.clip(np.rint(score), 1, 5))))
-    df = pd.DataFrame(rows, columns=["worker", "imagePair", "score"])
-    text = "worker, imagePair, score\n" + "".join(f"{w}, {i}, {s}\n" for w, i, s in rows)
+    df = pd.DataFrame(rows, columns=list(RATINGS_COLUMNS))
+    text = ", ".join(RATINGS_COLUMNS) + "\n" + "".join(f"{w}, {i}, {s}\n" for w, i, s in rows)
     (folder/RATINGS_CSV).write_text(text)
-    means = df.groupby("imagePair").score.mean()
+    means = df.groupby(RATINGS_COLUMNS[1])[RATINGS_COLUMNS[2]].mean()
     (folder/IMAGE_SCORES_TXT).write_text("".join(f"{i} {m:.4f}\n" for i, m in means.items()))
     return folder

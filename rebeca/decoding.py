@@ -93,7 +93,7 @@ def decode_samples(samples, # a samples file (`rebeca sample`), or `(embeddings,
                 buf = io.BytesIO(); image.save(buf, format="PNG"); atomic_write(out/files[i], buf.getvalue())
             bar.update(len(batch))
     state.wait_for_everyone()
-    table = pd.DataFrame(dict(file=files, user=users, worker=meta.get("workers", [None] * len(users)), sample=index,
+    table = pd.DataFrame(dict(file=files, user=users, user_id=meta.get("user_ids", [None] * len(users)), sample=index,
                               seed=[seed + i for i in range(len(users))], prompt=prompt or "", decoder=decoder.name))
     if state.is_main_process: atomic_write(out/"metadata.csv", table.to_csv(index=False))
     return table
@@ -297,13 +297,13 @@ def plot_liked_vs_generated(ratings:Ratings, decoded, users, n:int=8, seed:int=0
     for ax, user in zip(axes[:, 0], users):
         rows = table[table.user == user]
         if rows.empty: raise RebecaError(f"{decoded}: no decoded images for user {user}")
-        worker = rows.worker.iloc[0]
-        liked = ratings.raw[(ratings.raw.worker == worker) & (ratings.raw.like == 1)].image.to_numpy()
+        user_id = rows.user_id.iloc[0]
+        liked = ratings.raw[(ratings.raw.user_id == user_id) & (ratings.raw.like == 1)].item.to_numpy()
         top = [Image.open(images/i).convert("RGB") for i in rng.choice(liked, min(n, len(liked)), replace=False)]
         bottom = [Image.open(decoded/f).convert("RGB") for f in rows.file.to_numpy()[:n]]
         side = min(bottom[0].width, 256)                                  # photos of any shape: centre squares of one size
         ax.imshow(image_grid([ImageOps.fit(im, (side, side)) for im in top + bottom], ncols=n)); ax.axis("off")
-        title = f"user {user}: liked (top), REBECA (bottom)" + (f"; likes {describe(worker)}" if describe is not None else "")
+        title = f"user {user}: liked (top), REBECA (bottom)" + (f"; likes {describe(user_id)}" if describe is not None else "")
         ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig

@@ -373,10 +373,10 @@ class _Images(torch.utils.data.Dataset):
 
 def _collate(items): return items
 
-def _embed_chunk(embedder, folder, names, batch_size, num_workers, bar):
+def _embed_chunk(embedder, folder, names, batch_size, loaders, bar):
     "Embeddings, ids, hashes and skipped images of one chunk."
     loader = torch.utils.data.DataLoader(_Images(folder, names, embedder.preprocess), batch_size=batch_size,
-                                         num_workers=num_workers, collate_fn=_collate)
+                                         num_workers=loaders, collate_fn=_collate)
     rows, ids, hashes, skipped = [], [], {}, []
     for items in loader:
         good = [(i, x, h) for i, x, h, err in items if err is None]
@@ -411,7 +411,7 @@ def extract_embeddings(images, # an image folder, or a FLICKR-AES-format folder 
                        embedder:Embedder, # the embedder
                        batch_size:int=64, # images per batch
                        chunk_size:int=1024, # images per chunk (written when done: the unit of resuming)
-                       num_workers:int=0, # image-loading processes
+                       loaders:int=0, # image-loading processes
                        progress:bool=True) -> Path:
     "Embed every image in folder `images` into the store `out`; resumable, and sharded across `accelerate` processes."
     state = process_state()
@@ -433,7 +433,7 @@ def extract_embeddings(images, # an image folder, or a FLICKR-AES-format folder 
     with tqdm(total=sum(len(chunks[c]) for c in todo), desc=f"embedding [{embedder.name}]", unit="img",
               disable=not progress or not state.is_main_process) as bar:
         for c in todo:
-            matrix, ids, hashes, skipped = _embed_chunk(embedder, folder, chunks[c], batch_size, num_workers, bar)
+            matrix, ids, hashes, skipped = _embed_chunk(embedder, folder, chunks[c], batch_size, loaders, bar)
             _write_chunk(_chunk_path(out, c), matrix, chunks[c], ids, hashes, skipped, embedder)
     state.wait_for_everyone()
     if state.is_main_process: _merge_chunks(out, chunks, embedder)

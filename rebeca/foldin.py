@@ -56,32 +56,32 @@ def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating
                 ids:list, # the embedding store's item ids
                 columns:dict|None=None, # the table's {'user': .., 'item': .., 'rating': ..} columns (default: those names)
                 like_threshold:float=4, # a rating at or above this is a like (a boolean column is the like itself)
-                known=(), # the worker ids the prior already has
+                known=(), # the user ids the prior already has
                 replace:bool=False, # allow users in `known`: their rows are learned again
                 require_like:bool=True, # refuse a user with no like (a fold-in needs one; an update of a known user does not)
                ) -> pd.DataFrame:
-    "Validated ratings of users to fold in: `worker`, `image`, `like`, `row` (the item's row in the store)."
+    "Validated ratings of users to fold in: `user_id`, `item`, `like`, `row` (the item's row in the store)."
     where = str(table) if not isinstance(table, pd.DataFrame) else "the new ratings"
     df = ratings_table(table, **(columns or {}))
     threshold = 1 if df.attrs.get("boolean") else like_threshold
-    df = df.assign(like=(df.score >= threshold).astype(np.int64))
+    df = df.assign(like=(df.rating >= threshold).astype(np.int64))
     row_of = pd.Series(np.arange(len(ids)), index=pd.Index(list(map(str, ids))))
-    absent = ~df.image.isin(row_of.index)
+    absent = ~df.item.isin(row_of.index)
     if absent.any():
         first = df[absent].iloc[0]
-        raise RebecaError(f"{where}: {int(absent.sum())} ratings of {df.image[absent].nunique()} items have no embedding "
-                          f"(first: item {first.image!r}, rated by {first.worker!r}); embed those items into the store first "
+        raise RebecaError(f"{where}: {int(absent.sum())} ratings of {df.item[absent].nunique()} items have no embedding "
+                          f"(first: item {first['item']!r}, rated by {first.user_id!r}); embed those items into the store first "
                           f"(`rebeca store` / `rebeca embed`), or leave their ratings out")
-    clash = sorted(set(df.worker) & set(map(str, known)))
+    clash = sorted(set(df.user_id) & set(map(str, known)))
     if clash and not replace:
         raise RebecaError(f"{where}: user {clash[0]!r} is already in the prior ({len(clash)} such users); pass replace=True "
                           f"(--replace) to learn their rows again from these ratings, or update() to train on them with everyone's")
     if require_like: require_likes(df, where, threshold)
-    return df.assign(row=row_of.loc[df.image].to_numpy()).drop(columns=[c for c in ("time",) if c in df])
+    return df.assign(row=row_of.loc[df.item].to_numpy()).drop(columns=[c for c in ("time",) if c in df])
 
 def require_likes(df:pd.DataFrame, where:str="the new ratings", threshold:float=4):
-    "An error, saying what to do instead, if a user of `df` (`worker`, `like`) has no like."
-    likes = df.groupby("worker").like.agg(["sum", "size"])
+    "An error, saying what to do instead, if a user of `df` (`user_id`, `like`) has no like."
+    likes = df.groupby("user_id").like.agg(["sum", "size"])
     none = likes[likes["sum"] == 0]
     if len(none):
         w = none.index[0]
@@ -156,32 +156,32 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
             replace:bool=False, # users the prior has already: learn their rows again (from their current rows)
             dropout:bool=True, # keep the frozen network's dropout on while the rows learn (as in training)
             seed:int=0, progress:bool=False, **table) -> pd.DataFrame:
-    "Add the users of `ratings` to `prior`, learning only their own rows; one row per user (worker, user, ratings, likes, seconds)."
+    "Add the users of `ratings` to `prior`, learning only their own rows; one row per user (user_id, user, ratings, likes, seconds)."
     if init not in INITS: raise RebecaError(f"init={init!r}: expected one of {INITS}")
     if steps < 0 or batch < 1: raise RebecaError(f"steps={steps}, batch={batch}: steps must be >= 0 and batch >= 1")
-    validated = isinstance(ratings, pd.DataFrame) and {"worker", "row", "like"} <= set(ratings)
-    df = ratings if validated else new_ratings(ratings, ids, known=prior.workers, replace=replace, **table)
+    validated = isinstance(ratings, pd.DataFrame) and {"user_id", "row", "like"} <= set(ratings)
+    df = ratings if validated else new_ratings(ratings, ids, known=prior.user_ids, replace=replace, **table)
     require_likes(df)
     X = torch.as_tensor(np.asarray(X, dtype=np.float32))
     if X.shape[1] != prior.model.config.embed_dim:
         raise RebecaError(f"embeddings of dim {X.shape[1]}: the prior takes dim {prior.model.config.embed_dim}")
     if not prior.uses_user: raise RebecaError(f"{prior.run}: a NoUE prior has no users to fold in; it samples everyone alike")
-    workers = list(dict.fromkeys(df.worker))
-    known = {str(w): i for i, w in enumerate(prior.workers)}
-    new = [w for w in workers if w not in known]
+    user_ids = list(dict.fromkeys(df.user_id))
+    known = {str(w): i for i, w in enumerate(prior.user_ids)}
+    new = [w for w in user_ids if w not in known]
     t0 = time.perf_counter()
     donors = np.arange(prior.n_users)
     model = grow_prior(prior.model, len(new)).eval() if new else prior.model
     index = known | {w: prior.n_users + j for j, w in enumerate(new)}
-    users = np.array([index[w] for w in workers], dtype=np.int64)
+    users = np.array([index[w] for w in user_ids], dtype=np.int64)
     config, dev = prior.config, model.device
     Z = model.normalize(X.to(dev))
     per_user = [(Z[torch.as_tensor(g.row.to_numpy())], torch.as_tensor(g.like.to_numpy(), dtype=torch.long, device=dev))
-                for _, g in df.groupby("worker", sort=False)]
+                for _, g in df.groupby("user_id", sort=False)]
     borrowed = {}
-    for u, w, (z, like) in zip(users, workers, per_user):
+    for u, w, (z, like) in zip(users, user_ids, per_user):
         if w in known: continue                                         # replaced: start from the user's current rows
-        if init == "nearest": borrowed[w] = [prior.workers[d] for d in borrow_rows(model, config, u, z, like, donors, neighbours, seed)]
+        if init == "nearest": borrowed[w] = [prior.user_ids[d] for d in borrow_rows(model, config, u, z, like, donors, neighbours, seed)]
         elif init == "mean": _mean_rows(model, u, donors)
     t_init = time.perf_counter() - t0
     if steps:
@@ -204,11 +204,11 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
             model.eval()
     seconds = time.perf_counter() - t0
     prior.model = model.eval()
-    prior.workers = list(prior.workers) + new
-    record = [dict(worker=w, user=int(u), ratings=len(z), likes=int(l.sum()), init=init if w not in known else "current",
+    prior.user_ids = list(prior.user_ids) + new
+    record = [dict(user_id=w, user=int(u), ratings=len(z), likes=int(l.sum()), init=init if w not in known else "current",
                    steps=steps, seconds=round(seconds / len(users), 3), init_seconds=round(t_init / len(users), 3),
-                   neighbours=borrowed.get(w)) for w, u, (z, l) in zip(workers, users, per_user)]
-    prior.meta = prior.meta | dict(workers=prior.workers, n_users=prior.n_users,
+                   neighbours=borrowed.get(w)) for w, u, (z, l) in zip(user_ids, users, per_user)]
+    prior.meta = prior.meta | dict(user_ids=prior.user_ids, n_users=prior.n_users,
                                    folded_in=prior.meta.get("folded_in", []) + [{k: v for k, v in r.items() if k != "neighbours"} for r in record])
     return pd.DataFrame(record)
 
@@ -220,13 +220,13 @@ def save_prior(prior:TrainedPrior, out=None) -> Path:
     if out.resolve() != prior.run.resolve():
         shutil.copytree(prior.run/"scheduler", out/"scheduler", dirs_exist_ok=True)
     replace_folder(out/"model", prior.model.save_pretrained)
-    atomic_write(out/"prior.json", json.dumps(prior.meta | dict(workers=list(map(str, prior.workers)), n_users=prior.n_users), indent=1))
+    atomic_write(out/"prior.json", json.dumps(prior.meta | dict(user_ids=list(map(str, prior.user_ids)), n_users=prior.n_users), indent=1))
     prior.run = out
     return out
 
 # %% ../nbs/13_fold_in.ipynb #f01d0026
 def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior` writes it)
-           ratings:Ratings, # every rating to train on, old and new (prepared: `user`, `worker`, `image`, `like`, `split`)
+           ratings:Ratings, # every rating to train on, old and new (prepared: `user`, `user_id`, `item`, `like`, `split`)
            ids:list, X, # the embedding store
            epochs:int=5, # balanced epochs of continued training
            lr:float|None=None, # AdamW's learning rate (default: a tenth of the one the training ended with)
@@ -234,26 +234,26 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
     "Continue training `prior` on `ratings` for `epochs` epochs (new users folded in first, with `fold` options); returns what it cost."
     config = prior.config
     row_of = {str(name): i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "train") & ratings.df.image.astype(str).isin(row_of)]
+    df = ratings.df[(ratings.df.split == "train") & ratings.df.item.astype(str).isin(row_of)]
     if len(df) == 0: raise RebecaError("update: no training rating has an embedding in the store")
     t0 = time.perf_counter()
-    known = set(map(str, prior.workers))
-    fresh = df[~df.worker.astype(str).isin(known)]
+    known = set(map(str, prior.user_ids))
+    fresh = df[~df.user_id.astype(str).isin(known)]
     folded = None
     if len(fresh):
-        table = pd.DataFrame(dict(user=fresh.worker.astype(str), item=fresh.image.astype(str), rating=fresh.like.astype(bool)))
+        table = pd.DataFrame(dict(user=fresh.user_id.astype(str), item=fresh.item.astype(str), rating=fresh.like.astype(bool)))
         folded = fold_in(prior, table, ids, X, **fold)
-    index = {str(w): i for i, w in enumerate(prior.workers)}
-    user = torch.as_tensor(df.worker.astype(str).map(index).to_numpy(np.int64))
+    index = {str(w): i for i, w in enumerate(prior.user_ids)}
+    user = torch.as_tensor(df.user_id.astype(str).map(index).to_numpy(np.int64))
     like = torch.as_tensor(df.like.to_numpy(np.int64))
-    rows = torch.as_tensor(df.image.astype(str).map(row_of).to_numpy(np.int64))
+    rows = torch.as_tensor(df.item.astype(str).map(row_of).to_numpy(np.int64))
     model, dev = prior.model, prior.model.device
     Z = model.normalize(torch.as_tensor(np.asarray(X, dtype=np.float32)).to(dev))
     history = prior.meta.get("history") or [{}]
     lr = lr or history[-1].get("lr", config.lr) / 10
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     sched = make_scheduler(config)
-    per_user = config.samples_per_user or max(1, round(len(df) / df.worker.nunique()))
+    per_user = config.samples_per_user or max(1, round(len(df) / df.user_id.nunique()))
     sampler = BalancedUserSampler(user.numpy(), per_user, seed=seed)
     model.train(); steps = 0
     for epoch in tqdm(range(epochs), desc="updating prior", unit="epoch", disable=not progress):
@@ -266,7 +266,7 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
     prior.model = model.eval()
     seconds = time.perf_counter() - t0
     full_epochs = prior.meta.get("epochs")
-    cost = dict(epochs=epochs, steps=steps, seconds=round(seconds, 2), lr=lr, ratings=len(df), users=int(df.worker.nunique()),
+    cost = dict(epochs=epochs, steps=steps, seconds=round(seconds, 2), lr=lr, ratings=len(df), users=int(df.user_id.nunique()),
                 folded_in=0 if folded is None else len(folded), trained_epochs=full_epochs,
                 fraction_of_training=round(epochs / full_epochs, 3) if full_epochs else None)
     prior.meta = prior.meta | dict(updates=prior.meta.get("updates", []) + [cost])
@@ -303,7 +303,7 @@ def split_users(ratings:Ratings, holdout:float=0.25, seed:int=0) -> tuple[Rating
     kept = np.setdiff1d(np.arange(U), held)
     df = ratings.df[ratings.df.user.isin(kept)].copy()
     df["user"] = pd.Index(kept).get_indexer(df.user)
-    base = Ratings(df.reset_index(drop=True), np.asarray(ratings.workers)[kept], None, f"{ratings.source} (held out: {n_held} users)", ratings.params)
+    base = Ratings(df.reset_index(drop=True), np.asarray(ratings.user_ids)[kept], None, f"{ratings.source} (held out: {n_held} users)", ratings.params)
     return base, held
 
 def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the embedding store and the experiment's folder
@@ -321,19 +321,19 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
     base, held = split_users(ratings, holdout, seed)
     if prior_run is not None:
         run = Path(prior_run)
-        if TrainedPrior(run).workers != [str(w) for w in base.workers]:
+        if TrainedPrior(run).user_ids != [str(w) for w in base.user_ids]:
             raise RebecaError(f"{run}: this prior was not trained on the users that holdout={holdout}, seed={seed} keeps; train it on split_users(...)[0]")
     else: run = out/"prior"
     if prior_run is None and not (out/"prior.done").is_file():
         from rebeca.prior import prior_dataset, train_prior
         train_prior(prior_dataset(base, ids, X), run, config, resume=(run/"checkpoint").is_dir(), progress=progress)
-        atomic_write(out/"prior.done", json.dumps(dict(held=held.tolist(), workers=[str(ratings.workers[u]) for u in held])))
+        atomic_write(out/"prior.done", json.dumps(dict(held=held.tolist(), user_ids=[str(ratings.user_ids[u]) for u in held])))
     train = ratings.df[(ratings.df.split == "train") & ratings.df.user.isin(held)]
     label = lambda w, r: str(w) if r == 0 else f"{w}~{r + 1}"            # the r-th draw's stand-in user
-    draws = {_k_name(k): pd.concat([draw_ratings(g, k, seed=[seed, int(u), k or 0, r]).assign(draw=r, label=label(g.worker.iloc[0], r))
+    draws = {_k_name(k): pd.concat([draw_ratings(g, k, seed=[seed, int(u), k or 0, r]).assign(draw=r, label=label(g.user_id.iloc[0], r))
                                     for r in range(repeats if k else 1) for u, g in train.groupby("user")]) for k in ks}
     (out/"sets").mkdir(parents=True, exist_ok=True)
-    times = pd.read_csv(out/"times.csv") if (out/"times.csv").is_file() else pd.DataFrame(columns=["method", "k", "worker", "seconds"])
+    times = pd.read_csv(out/"times.csv") if (out/"times.csv").is_file() else pd.DataFrame(columns=["method", "k", "user_id", "seconds"])
     files = {}
     todo = [(m, k) for k in ks for m in methods]
     start = {}                                                         # k -> (options, grown prior, report) of a method with no steps
@@ -343,7 +343,7 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
         if files[name].is_file(): continue
         table = draws[_k_name(k)]
         owner_of = dict(zip(table.label, table.user))
-        table = pd.DataFrame(dict(user=table.label, item=table.image.astype(str), rating=table.like.astype(bool)))
+        table = pd.DataFrame(dict(user=table.label, item=table.item.astype(str), rating=table.like.astype(bool)))
         options, before = dict(methods[m]), start.get(_k_name(k))
         same_start = before is not None and {**before[0], "steps": 0} == {**options, "steps": 0}
         if options.get("steps", 200) and same_start:                  # its first step is that method's whole work: go on from it
@@ -357,12 +357,12 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
             if not options.get("steps", 200): start[_k_name(k)] = (options, prior, report)   # sampling below leaves it as it is
         S, users = sample_embeddings(prior, report.user.to_numpy(), n, guidance_scale=guidance_scale, scheduler=scheduler,
                                      num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))
-        owners = np.repeat([owner_of[w] for w in report.worker], n)   # the held-out users' indices in `ratings`
+        owners = np.repeat([owner_of[w] for w in report.user_id], n)   # the held-out users' indices in `ratings`
         save_tensors({"embeddings": torch.from_numpy(np.ascontiguousarray(S)), "users": torch.from_numpy(owners)}, files[name],
-                     {"rebeca": json.dumps(dict(workers=[str(ratings.workers[u]) for u in owners], method=m, k=_k_name(k),
+                     {"rebeca": json.dumps(dict(user_ids=[str(ratings.user_ids[u]) for u in owners], method=m, k=_k_name(k),
                                                 guidance_scale=guidance_scale, n=n, seed=seed, options=methods[m]), sort_keys=True)})
         times = pd.concat([times[~((times.method == m) & (times.k.astype(str) == _k_name(k)))],
-                           report.assign(method=m, k=_k_name(k))[["method", "k", "worker", "seconds"]]], ignore_index=True)
+                           report.assign(method=m, k=_k_name(k))[["method", "k", "user_id", "seconds"]]], ignore_index=True)
         atomic_write(out/"times.csv", times.to_csv(index=False))
     return dict(held=held, prior=run, files=files, draws=draws, times=times, n=n)
 

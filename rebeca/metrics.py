@@ -65,18 +65,18 @@ def frechet_distance(X, Y) -> float:
 
 # %% ../nbs/07_metrics.ipynb #54d500d8
 def folder_features(folder, embedder:Embedder, batch_size:int=64, store=None, progress:bool=False,
-                    num_workers:int=0, # image-loading processes: reading and resizing run beside the network, not before it
+                    loaders:int=0, # image-loading processes: reading and resizing run beside the network, not before it
                    ) -> np.ndarray:
     "Embeddings of every image in `folder`, (n, embedder.dim); cached in the embedding store `store` if given."
     from rebeca.embeddings import _Images, _collate
     if store is not None:
-        extract_embeddings(folder, store, embedder, batch_size=batch_size, num_workers=num_workers, progress=progress)
+        extract_embeddings(folder, store, embedder, batch_size=batch_size, loaders=loaders, progress=progress)
         ids, X, record = load_embeddings(store)
         if record.get("skipped"): raise RebecaError(f"{folder}: unreadable images {[s['image'] for s in record['skipped']][:5]}")
         return X
     folder, names = list_images(folder)
     loader = torch.utils.data.DataLoader(_Images(folder, names, embedder.preprocess), batch_size=batch_size,
-                                         num_workers=num_workers, collate_fn=_collate)
+                                         num_workers=loaders, collate_fn=_collate)
     rows = []
     for items in tqdm(loader, desc=f"features [{embedder.name}]", disable=not progress):
         bad = [(names[i], err) for i, _, _, err in items if err is not None]

@@ -23,8 +23,8 @@ from .data import Ratings, BalancedUserSampler
 from .checkpoint import load_model, replace_folder, save_training_state, find_training_state, load_training_state
 
 # %% auto #0
-__all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'PRIOR_CLASSES', 'timestep_embedding', 'RebecaPrior', 'fourier_time', 'AdaLNPrior',
-           'PriorConfig', 'build_prior', 'load_prior', 'make_scheduler', 'PriorData', 'prior_dataset',
+__all__ = ['NULL_RATING', 'PRIOR_CONFIGS', 'PRIOR_CLASSES', 'PRIOR_FORMAT', 'timestep_embedding', 'RebecaPrior', 'fourier_time',
+           'AdaLNPrior', 'PriorConfig', 'build_prior', 'load_prior', 'make_scheduler', 'PriorData', 'prior_dataset',
            'drop_conditioning', 'prior_loss', 'train_prior']
 
 # %% ../nbs/02_prior.ipynb #ca7f26e8
@@ -231,7 +231,7 @@ class PriorData:
     embeddings: torch.Tensor        # (n_images, dim) float32, the store's matrix
     splits: dict                    # name -> dict(user=LongTensor, rating=LongTensor, row=LongTensor)
     n_users: int
-    workers: list
+    user_ids: list
 
     @property
     def dim(self): return self.embeddings.shape[1]
@@ -244,7 +244,7 @@ def prior_dataset(ratings:Ratings, ids:list, embeddings:np.ndarray) -> PriorData
     if bad.any(): raise RebecaError(f"embeddings contain NaN or inf in {int(bad.sum())} rows (first: image {ids[int(np.argmax(bad))]!r})")
     row_of = {name: i for i, name in enumerate(ids)}
     df = ratings.df
-    rows = df.image.map(row_of)
+    rows = df.item.map(row_of)
     if rows.isna().any():
         import warnings
         warnings.warn(f"{int(rows.isna().sum())} of {len(df)} ratings have no embedding (images not in the store); dropped")
@@ -256,7 +256,7 @@ def prior_dataset(ratings:Ratings, ids:list, embeddings:np.ndarray) -> PriorData
                             rating=torch.as_tensor(df.like.to_numpy()[m], dtype=torch.long),
                             row=torch.as_tensor(rows.to_numpy()[m], dtype=torch.long))
     if len(splits["train"]["user"]) == 0: raise RebecaError("the training split is empty: no rating has an embedding")
-    return PriorData(torch.from_numpy(embeddings), splits, ratings.n_users, list(ratings.workers))
+    return PriorData(torch.from_numpy(embeddings), splits, ratings.n_users, list(ratings.user_ids))
 
 # %% ../nbs/02_prior.ipynb #cead4d4b
 def drop_conditioning(user, rating, config:PriorConfig, null_user:int, generator=None):
@@ -301,6 +301,8 @@ def plot_loss(history, path):
     fig.savefig(path, dpi=110); plt.close(fig)
 
 # %% ../nbs/02_prior.ipynb #42ed95cd
+PRIOR_FORMAT = 2   # prior.json's layout (2: users are listed as `user_ids`)
+
 def train_prior(data:PriorData, out, config:PriorConfig=PriorConfig(), resume:bool=False, progress:bool=True,
                 checkpoint_every:float=60.0, mixed_precision:str|None=None, extra_meta:dict|None=None):
     "Train REBECA's prior on `data`; write the run to folder `out`. Returns (model, history)."
@@ -394,7 +396,7 @@ def _save_run(out, model, best_state, noise_sched, opt, plateau, c, data, histor
     best = copy.deepcopy(model); best.load_state_dict(best_state)
     replace_folder(out/"model", best.save_pretrained)
     noise_sched.save_pretrained(out/"scheduler")
-    atomic_write(out/"prior.json", json.dumps(dict(format="rebeca-prior", version=1, config=asdict(c), workers=data.workers,
+    atomic_write(out/"prior.json", json.dumps(dict(format="rebeca-prior", version=PRIOR_FORMAT, config=asdict(c), user_ids=data.user_ids,
                                                    embed_dim=data.dim, n_users=data.n_users, best_val_loss=best_val,
                                                    epochs=history[-1]["epoch"], history=history, **(extra_meta or {})), indent=1))
     plot_loss(history, out/"loss.png")

@@ -39,7 +39,7 @@ class DataSection:
     n_test: int = 10                # test ratings held out per user
     split_seed: int = 42            # seed of the per-user split
     like_threshold: int = 4         # a score at or above this is a like
-    duplicates: str = "error"       # repeated (worker, image) ratings: 'error', 'first' or 'last'
+    duplicates: str = "error"       # repeated (user, item) ratings: 'error', 'first' or 'last'
     fake: dict[str, int] | None = None     # smoke runs: make a FLICKR-AES-format folder of {images, users, seed} in the run folder
     truth: str | None = None        # the data's ground truth, if it has one (`shapes`: the world's own tastes)
 
@@ -51,7 +51,7 @@ class EmbeddingsSection:
     source: str = "open_clip"       # openclip-vit-h-14: 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter's encoder)
     dtype: str | None = None        # openclip-vit-h-14: 'float16' or 'float32' (None: float16 on a GPU, float32 on a CPU)
     batch_size: int = 256           # images per batch
-    num_workers: int | None = None  # image-loading processes (None: up to 8, one per CPU core)
+    loaders: int | None = None  # image-loading processes (None: up to 8, one per CPU core)
     ae_epochs: int | None = None    # shapes: joint epochs of the autoencoder (None: its default, 15)
     ae_decoder_epochs: int | None = None   # shapes: decoder-only epochs (None: its default, 8)
     ae_labels: list[str] = field(default_factory=list)   # shapes: label columns the latent also learns
@@ -126,7 +126,7 @@ class TopicsSection:
     pooling: PerKind = "mean"       # caption embeddings: 'mean' or 'sif'; one value, or per kind
     nr_topics: PerKind = None       # BERTopic's topic reduction (a number, 'auto' or None); one value, or per kind
     min_lift: float = 1.2           # the lift rule's threshold (the paper's rule has none)
-    max_workers: int = 8            # openai: requests in flight
+    in_flight: int = 8            # openai: requests in flight
     catalog_sample: int | None = 5000      # catalog images captioned beside the users' likes (None: every rated image)
 
 @dataclass
@@ -137,7 +137,7 @@ class MetricsSection:
     real: str = "images"            # the real pool: the liked 'images', or their embeddings 'decoded' like the samples
     real_pool: str = "likes"        # which liked images: 'likes' (every like of the kept users) or 'test-likes' (the test split's)
     real_size: int | None = None    # resize the real images to this square size first (None: as they are; the authors: 512)
-    num_workers: int | None = None  # image-loading processes for the features (None: one per CPU core, at most 8)
+    loaders: int | None = None  # image-loading processes for the features (None: one per CPU core, at most 8)
 
 @dataclass
 class FoldInSection:

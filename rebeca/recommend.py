@@ -24,10 +24,10 @@ from .sampling import TrainedPrior, sample_embeddings, sample_diverse, Diverse, 
 from .metrics import per_user_diversity
 
 # %% auto #0
-__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'BASELINES', 'ranking_metrics', 'HeldOut', 'held_out',
-           'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'retrieve_scores', 'GenerateRetrieve', 'rank_items',
-           'evaluate_rankers', 'permutation_table', 'default_threads', 'cpu_threads', 'Recommender', 'Evaluation',
-           'choose_guidance', 'fit']
+__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'BASELINES', 'ranking_metrics',
+           'HeldOut', 'held_out', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'retrieve_scores', 'GenerateRetrieve',
+           'rank_items', 'evaluate_rankers', 'permutation_table', 'default_threads', 'cpu_threads', 'Recommender',
+           'Evaluation', 'choose_guidance', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #5ba665fd
 def ranking_metrics(top, # (n_lists, >= k) item indices, best first
@@ -51,7 +51,7 @@ class HeldOut:
     "A ranking task: per evaluated user, the catalog rows of the held-out likes and of the items already rated."
     ids: list              # the catalog's item ids, in the embedding matrix's row order
     users: np.ndarray      # the evaluated users' indices (those with a like in the split)
-    workers: list          # their ids, as the ratings name them
+    user_ids: list         # their ids, as the ratings name them
     relevant: list         # per evaluated user: catalog rows of its likes in the split
     seen: list             # per evaluated user: catalog rows it rated outside the split (never candidates)
     split: str
@@ -62,7 +62,7 @@ class HeldOut:
         if n is None or n >= len(self.users): return self
         keep = np.sort(np.random.default_rng(seed).choice(len(self.users), n, replace=False))
         pick = lambda xs: None if xs is None else [xs[i] for i in keep]
-        return HeldOut(self.ids, self.users[keep], pick(self.workers), pick(self.relevant), pick(self.seen), self.split, pick(self.candidates))
+        return HeldOut(self.ids, self.users[keep], pick(self.user_ids), pick(self.relevant), pick(self.seen), self.split, pick(self.candidates))
 
     def __repr__(self):
         among = "the catalog" if self.candidates is None else "the items rated in the split"
@@ -74,8 +74,8 @@ def held_out(ratings:Ratings, ids:list, split:str="test", candidates:str="catalo
     if split not in ("val", "test"): raise RebecaError(f"split={split!r}: expected 'val' or 'test'")
     if candidates not in ("catalog", "rated"): raise RebecaError(f"candidates={candidates!r}: expected 'catalog' or 'rated'")
     row_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
-    df = ratings.df[ratings.df.image.isin(row_of.index)]
-    rows, users = row_of.loc[df.image].to_numpy(), df.user.to_numpy()
+    df = ratings.df[ratings.df.item.isin(row_of.index)]
+    rows, users = row_of.loc[df.item].to_numpy(), df.user.to_numpy()
     inside = (df.split == split).to_numpy()
     likes = inside & (df.like == 1).to_numpy()
     evaluated = np.unique(users[likes])
@@ -83,15 +83,15 @@ def held_out(ratings:Ratings, ids:list, split:str="test", candidates:str="catalo
     seen = pd.Series(rows[~inside]).groupby(users[~inside]).apply(np.asarray)
     empty = np.zeros(0, np.int64)
     shown = pd.Series(rows[inside]).groupby(users[inside]).apply(np.asarray) if candidates == "rated" else None
-    return HeldOut(list(ids), evaluated, [ratings.workers[u] for u in evaluated], [relevant[u] for u in evaluated],
+    return HeldOut(list(ids), evaluated, [ratings.user_ids[u] for u in evaluated], [relevant[u] for u in evaluated],
                    [seen.get(u, empty) for u in evaluated], split, None if shown is None else [shown[u] for u in evaluated])
 
 # %% ../nbs/11_recommend.ipynb #cd6b6304
 def _train_likes(ratings:Ratings, ids:list) -> tuple[np.ndarray, np.ndarray]:
     "(user, catalog row) of every like in the training split."
     row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "train") & (ratings.df.like == 1) & ratings.df.image.isin(row_of)]
-    return df.user.to_numpy(np.int64), df.image.map(row_of).to_numpy(np.int64)
+    df = ratings.df[(ratings.df.split == "train") & (ratings.df.like == 1) & ratings.df.item.isin(row_of)]
+    return df.user.to_numpy(np.int64), df.item.map(row_of).to_numpy(np.int64)
 
 def _unit(X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
@@ -233,7 +233,7 @@ def rank_items(ranker, task:HeldOut, k:int=10, batch_users:int=512) -> np.ndarra
 
 def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no arguments that builds it, timed as its fit)
                      task:HeldOut, k:int=10,
-                     truth=None, # optional: truth(workers, item ids) -> the true probability of a like of each pair
+                     truth=None, # optional: truth(user ids, item ids) -> the true probability of a like of each pair
                      progress:bool=True,
                      X=None, # optional: the catalog's embeddings, for the per-user diversity of each list (`vendi@k`)
                     ) -> pd.DataFrame:
@@ -249,7 +249,7 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
         row = {"method": name, **{f"{c}@{k}": float(m[c]) for c in m.index},
                f"ndcg@{k} se": float(per_user.ndcg.std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan}
         if truth is not None:
-            row["true_like"] = float(np.mean(truth(np.repeat(task.workers, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
+            row["true_like"] = float(np.mean(truth(np.repeat(task.user_ids, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
         if X is not None and len(top):
             row[f"vendi@{k}"] = float(per_user_diversity(np.asarray(X)[top.ravel()], np.repeat(np.arange(len(top)), top.shape[1]), reference=X).vendi.mean())
         row |= dict(fit_s=round(t1 - t0, 2), rank_s=round(time.perf_counter() - t1, 2))
@@ -318,14 +318,15 @@ def cpu_threads(n:int|None=None, # threads for torch on the CPU (None: `default_
 
 # %% ../nbs/11_recommend.ipynb #4d3817cc
 RECOMMENDER_JSON, CATALOG_FILE, RATINGS_FILE = "recommender.json", "catalog.safetensors", "ratings.parquet"
+RECOMMENDER_FORMAT = 2   # 2: users and items are named `user_id` and `item`
 
 def _check_catalog(ratings:Ratings, ids:list, missing:str) -> Ratings:
     "Ratings whose items all have embeddings: an error naming the first item without one, or (missing='drop') those ratings dropped."
     known = pd.Index(ids)
-    absent = ~ratings.df.image.isin(known)
+    absent = ~ratings.df.item.isin(known)
     if not absent.any(): return ratings
-    first = ratings.df.image[absent].iloc[0]
-    n_items = ratings.df.image[absent].nunique()
+    first = ratings.df.item[absent].iloc[0]
+    n_items = ratings.df.item[absent].nunique()
     if missing != "drop":
         raise RebecaError(f"{n_items} rated items have no embedding (first: item {first!r}, {int(absent.sum())} ratings); "
                           f"add them to the embeddings, or pass missing='drop' to leave their ratings out")
@@ -347,17 +348,17 @@ class Recommender:
                 f"{s['n']} samples per user, rule {s['rule']!r}, in {str(self.folder)!r})")
 
     @property
-    def workers(self) -> list: return list(self.ratings.workers)
+    def user_ids(self) -> list: return list(self.ratings.user_ids)
 
     def user_indices(self, users="all") -> np.ndarray:
-        "User indices from 'all', a worker id, or a list of them (ints are taken as worker ids when the ratings' ids are numbers)."
+        "User indices from 'all', a user id, or a list of them (ints are taken as user ids when the ratings' ids are numbers)."
         if isinstance(users, str) and users == "all": return np.arange(self.ratings.n_users)
         users = [users] if isinstance(users, (str, int, np.integer)) else list(users)
-        index = pd.Index([str(w) for w in self.ratings.workers])
+        index = pd.Index([str(w) for w in self.ratings.user_ids])
         found = index.get_indexer([str(u) for u in users])
         if (found < 0).any():
             bad = users[int(np.flatnonzero(found < 0)[0])]
-            rated = bad in set(self.ratings.raw.worker) if self.ratings.raw is not None else False
+            rated = bad in set(self.ratings.raw.user_id) if self.ratings.raw is not None else False
             why = (f"it has fewer than min_likes={self.ratings.params.get('min_likes')} likes in the ratings" if rated
                    else "it is not in the ratings")
             raise RebecaError(f"user {bad!r} cannot be recommended for: {why}")
@@ -375,10 +376,10 @@ class Recommender:
 
     def sample(self, users="all", n:int|None=None, guidance:float|None=None, seed:int=0,
                diverse:Diverse|bool|None=None) -> tuple[np.ndarray, list]:
-        "(embeddings (N, dim), the worker id of each row): `n` liked embeddings per user, at the fitted guidance unless given, or varied by `diverse`."
+        "(embeddings (N, dim), the user id of each row): `n` liked embeddings per user, at the fitted guidance unless given, or varied by `diverse`."
         with cpu_threads(self.settings.get("threads"), self.prior.device):
             E, owners = self.ranker(guidance, n, seed=seed, diverse=diverse).sample(self.user_indices(users))
-        return E, [self.ratings.workers[u] for u in owners]
+        return E, [self.ratings.user_ids[u] for u in owners]
 
     def recommend(self, users="all", k:int=10, exclude_seen:bool=True, seed:int=0, diverse:Diverse|bool|None=None) -> pd.DataFrame:
         "The top `k` catalog items per user (user, rank, item, score): generated (varied by `diverse`), then retrieved; rated items left out unless asked."
@@ -386,12 +387,12 @@ class Recommender:
         with cpu_threads(self.settings.get("threads"), self.prior.device):
             S = np.array(self.ranker(seed=seed, diverse=diverse).scores(idx), dtype=np.float32)
         if exclude_seen:
-            df = self.ratings.df[self.ratings.df.image.isin(self._row)]
-            where = {u: g for u, g in df.groupby("user").image}
+            df = self.ratings.df[self.ratings.df.item.isin(self._row)]
+            where = {u: g for u, g in df.groupby("user").item}
             for j, u in enumerate(idx):
                 if u in where: S[j, where[u].map(self._row).to_numpy()] = -np.inf
         top = _top_k(S, k)
-        return pd.DataFrame(dict(user=np.repeat([self.ratings.workers[u] for u in idx], k), rank=np.tile(np.arange(1, k + 1), len(idx)),
+        return pd.DataFrame(dict(user=np.repeat([self.ratings.user_ids[u] for u in idx], k), rank=np.tile(np.arange(1, k + 1), len(idx)),
                                  item=np.asarray(self.ids, dtype=object)[top.ravel()], score=np.take_along_axis(S, top, 1).ravel()))
 
 # %% ../nbs/11_recommend.ipynb #e66c5149
@@ -440,7 +441,7 @@ def _evaluate(self:Recommender,
               unconditional:bool=True, # also the prior's unconditional samples (guidance 0), generate-then-retrieve
               noue:bool|dict=False, # also the NoUE ablation (trains a second prior, once); a dict: its PriorConfig overrides, e.g. dict(max_epochs=15)
               permutation:bool=True, # the permutation test of each generator, with the held-out likes as its yardstick
-              truth=None, # optional truth(workers, item ids) -> true P(like), for a table column `true_like`
+              truth=None, # optional truth(user ids, item ids) -> true P(like), for a table column `true_like`
               diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
               seed:int=0, progress:bool=True) -> Evaluation:
     "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
@@ -482,12 +483,14 @@ def _load(cls, path, device:str="cpu") -> Recommender:
     path = Path(path)
     if not (path/RECOMMENDER_JSON).is_file(): raise RebecaError(f"{path}: not a recommender (no {RECOMMENDER_JSON}); make one with fit()")
     meta = json.loads((path/RECOMMENDER_JSON).read_text())
+    if meta.get("version", 1) < RECOMMENDER_FORMAT:
+        raise RebecaError(f"{path/RECOMMENDER_JSON}: written in format {meta.get('version', 1)} by an earlier rebeca; fit the recommender again")
     tensors, header = read_tensors(path/CATALOG_FILE, rebuild="fit the recommender again")
     ids, X = json.loads(header["ids"]), tensors["embeddings"].numpy()
     if not (path/RATINGS_FILE).is_file(): raise RebecaError(f"{path/RATINGS_FILE}: no such file; fit the recommender again")
     df = pd.read_parquet(path/RATINGS_FILE)
     df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
-    ratings = Ratings(df, np.array(meta["workers"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
+    ratings = Ratings(df, np.array(meta["user_ids"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
     curve = pd.DataFrame(meta["guidance_curve"]) if meta.get("guidance_curve") else None
     return cls(path, TrainedPrior(path/"prior", device), ratings, ids, X, meta["settings"], curve)
 
@@ -568,7 +571,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         raise RebecaError(f"{out}: already holds a fitted recommender; Recommender.load() it, or pass resume=True to fit it again here")
     out.mkdir(parents=True, exist_ok=True)
     save_tensors({"embeddings": torch.from_numpy(X)}, out/CATALOG_FILE, {"ids": json.dumps(ids), "embedder": json.dumps(embedder)})
-    df = ratings.df[[c for c in ("user", "worker", "image", "score", "time", "like", "split") if c in ratings.df]].copy()
+    df = ratings.df[[c for c in ("user", "user_id", "item", "rating", "time", "like", "split") if c in ratings.df]].copy()
     tmp = out/f".{RATINGS_FILE}.partial"; df.to_parquet(tmp, index=False); tmp.replace(out/RATINGS_FILE)
     with cpu_threads(threads, device):
         resume_prior = resume and (out/"prior"/"checkpoint").is_dir()
@@ -588,8 +591,8 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None,
                     guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=embedder,
                     fit_seconds=round(time.time() - t0, 1), **ranker)
-    atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=1, settings=settings,
-                                                       workers=[str(w) for w in ratings.workers], ratings_source=ratings.source,
+    atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=RECOMMENDER_FORMAT, settings=settings,
+                                                       user_ids=[str(w) for w in ratings.user_ids], ratings_source=ratings.source,
                                                        ratings_params=ratings.params,
                                                        guidance_curve=None if curve is None else curve.to_dict("records")), indent=1))
     return Recommender(out, prior, ratings, ids, X, settings, curve)
@@ -597,15 +600,15 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
 # %% ../nbs/11_recommend.ipynb #f01d4002
 def _append_ratings(self:Recommender, df:pd.DataFrame, write:bool=True):
     "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
-    index = {str(w): i for i, w in enumerate(self.prior.workers)}
+    index = {str(w): i for i, w in enumerate(self.prior.user_ids)}
     old = self.ratings.df
     pair = lambda w, i: w.astype(str) + "\x00" + i.astype(str)
-    kept = old[~pair(old.worker, old.image).isin(set(pair(df.worker, df.image)))]
-    added = pd.DataFrame(dict(user=df.worker.map(index).astype(np.int64), worker=df.worker, image=df.image, score=df.score,
+    kept = old[~pair(old.user_id, old.item).isin(set(pair(df.user_id, df.item)))]
+    added = pd.DataFrame(dict(user=df.user_id.map(index).astype(np.int64), user_id=df.user_id, item=df.item, rating=df.rating,
                               like=df.like.astype(old.like.dtype), split="train"))
     merged = pd.concat([kept.astype({"split": str}), added], ignore_index=True)
     merged["split"] = pd.Categorical(merged.split, categories=["train", "val", "test"])
-    self.ratings = dataclasses.replace(self.ratings, df=merged, workers=np.array(list(self.prior.workers), dtype=object))
+    self.ratings = dataclasses.replace(self.ratings, df=merged, user_ids=np.array(list(self.prior.user_ids), dtype=object))
     self._verifier_model = None
     if write: self._write_ratings()
 
@@ -613,7 +616,7 @@ def _write_ratings(self:Recommender):
     "Write the ratings and the user list to the folder (after the prior that knows those users)."
     tmp = self.folder/f".{RATINGS_FILE}.partial"; self.ratings.df.to_parquet(tmp, index=False); tmp.replace(self.folder/RATINGS_FILE)
     meta = json.loads((self.folder/RECOMMENDER_JSON).read_text())
-    atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(workers=[str(w) for w in self.ratings.workers]), indent=1))
+    atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(user_ids=[str(w) for w in self.ratings.user_ids]), indent=1))
 
 def _add_user(self:Recommender,
               ratings, # the new users' ratings: a DataFrame, CSV or Parquet file of (user, item, rating) rows
@@ -624,7 +627,7 @@ def _add_user(self:Recommender,
     "Fold new users in without retraining (`fold_in`: only their own rows of the prior learn); saved in the folder. One row per user."
     from rebeca.foldin import fold_in, new_ratings, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.workers, replace=replace)
+    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.user_ids, replace=replace)
     with cpu_threads(self.settings.get("threads"), self.prior.device):
         report = fold_in(self.prior, df, self.ids, self.X, replace=replace, progress=progress, **fold)
     save_prior(self.prior)
@@ -639,15 +642,15 @@ def _update(self:Recommender,
     "New ratings in: new users folded in, every rating added to the training split, then `epochs` more epochs of training; saved. What it cost."
     from rebeca.foldin import fold_in, new_ratings, update, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.workers, replace=True, require_like=False)
-    fresh = ~df.worker.isin(set(map(str, self.workers)))
+    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.user_ids, replace=True, require_like=False)
+    fresh = ~df.user_id.isin(set(map(str, self.user_ids)))
     with cpu_threads(self.settings.get("threads"), self.prior.device):
         if fresh.any(): fold_in(self.prior, df[fresh], self.ids, self.X, progress=progress, **fold)   # a new user needs a like
         self._append_ratings(df, write=False)
         cost = update(self.prior, self.ratings, self.ids, self.X, epochs=epochs, progress=progress)
     save_prior(self.prior)                                                  # once, after the fold-in and the training
     self._write_ratings()
-    return cost | dict(new_users=int(df.worker[fresh].nunique()), new_ratings=len(df))
+    return cost | dict(new_users=int(df.user_id[fresh].nunique()), new_ratings=len(df))
 
 Recommender._append_ratings, Recommender._write_ratings = _append_ratings, _write_ratings
 Recommender.add_user, Recommender.update = _add_user, _update

@@ -128,7 +128,7 @@ def _data_counts(p:Profile) -> dict:
     real = liked[liked.split == "test"] if p.metrics.real_pool == "test-likes" else liked
     catalog = catalog_to_caption(r, p.topics.catalog_sample)
     sizes = [Image.open(Path(p.data.root)/IMAGE_DIR/i).size for i in catalog[::max(1, len(catalog) // 500)]]   # headers only
-    return dict(users=r.n_users, images=r.raw.image.nunique(), real=real.image.nunique(), catalog=len(catalog),
+    return dict(users=r.n_users, images=r.raw.item.nunique(), real=real.item.nunique(), catalog=len(catalog),
                 catalog_tiles=float(np.mean([image_tiles(*s) for s in sizes])), source=f"the data in {p.data.root}")
 
 # %% ../nbs/09b_reproduce.ipynb #f8832028
@@ -191,16 +191,16 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
     tested = sets + bool(s.diverse and s.diverse_beside)
     rows.append(("verifier", f"{p.verifier.permutations} permutations x {tested} sets" + (f"; {trip:,} decoded images embedded again" if trip else ""),
                  T["verifier_s"] + trip / T["embed_images_per_s"]))
-    feats, workers = sum(images.values()) + n["real"], p.metrics.num_workers or 8     # 8: the plan's GPU machine's loader workers
+    feats, loaders = sum(images.values()) + n["real"], p.metrics.loaders or 8     # 8: the plan's GPU machine's loader processes
     pre = T["features_preprocess_s"]                                  # per image and CPU core, measured by bench/metrics_preprocess.py
-    per_image = sum(max(1 / T["features_images_per_s"], pre[k] / workers) for k in pre)   # loading overlaps the network
-    rows.append(("metrics", f"{feats:,} images through Inception and CLIP ({n['real']:,} real, once), read and resized by {workers} workers",
+    per_image = sum(max(1 / T["features_images_per_s"], pre[k] / loaders) for k in pre)   # loading overlaps the network
+    rows.append(("metrics", f"{feats:,} images through Inception and CLIP ({n['real']:,} real, once), read and resized by {loaders} processes",
                  feats * per_image))
     calls = n["catalog"] + main
-    workers = p.topics.max_workers if p.topics.captioner == "openai" else 1
+    in_flight = p.topics.in_flight if p.topics.captioner == "openai" else 1
     cost = _estimated_cost(p, n, main)
-    rows.append(("topics", f"{calls:,} caption calls ({n['catalog']:,} catalog, {main:,} REBECA) with {p.topics.model}, {workers} in flight"
-                 + (f", about ${cost:,.0f}" if cost else ""), calls * T["caption_latency_s"] / workers + T["topic_models_s"]))
+    rows.append(("topics", f"{calls:,} caption calls ({n['catalog']:,} catalog, {main:,} REBECA) with {p.topics.model}, {in_flight} in flight"
+                 + (f", about ${cost:,.0f}" if cost else ""), calls * T["caption_latency_s"] / in_flight + T["topic_models_s"]))
     df = pd.DataFrame(rows, columns=["stage", "work", "seconds"]).set_index("stage")
     df["hours"] = df.seconds / 3600
     df["disk_gb"] = disk_plan(p, n).reindex(df.index).fillna(0) / 1e9

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from .core import RebecaError, save_tensors
-from .prior import NULL_RATING, PriorConfig, load_prior
+from .prior import NULL_RATING, PRIOR_FORMAT, PriorConfig, load_prior
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
@@ -25,14 +25,16 @@ __all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embed
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
-    "A prior run loaded for sampling: `model`, the training `scheduler_config`, `workers` (user -> worker id)."
+    "A prior run loaded for sampling: `model`, the training `scheduler_config`, `user_ids` (user -> its id)."
     def __init__(self, run, device:str="cpu"):
         run = Path(run)
         if not (run/"prior.json").is_file(): raise RebecaError(f"{run}: not a prior run (no prior.json); train one with `rebeca train`")
         self.run, self.meta = run, json.loads((run/"prior.json").read_text())
         self.model = load_prior(run/"model").to(device).eval()
         self.scheduler_config = DDPMScheduler.load_config(run/"scheduler")
-        self.workers, self.device = self.meta["workers"], device
+        if self.meta.get("version", 1) < PRIOR_FORMAT:
+            raise RebecaError(f"{run/'prior.json'}: written in format {self.meta.get('version', 1)} by an earlier rebeca; train the prior again")
+        self.user_ids, self.device = self.meta["user_ids"], device
 
     @property
     def n_users(self): return self.model.config.n_users
@@ -47,7 +49,7 @@ class TrainedPrior:
         return self.meta["config"].get("use_user", True)
 
     def user_indices(self, users) -> np.ndarray:
-        "User indices from 'all', ints, or worker ids; unknown users are an error that names them."
+        "User indices from 'all', ints, or user ids; unknown users are an error that names them."
         if isinstance(users, str) and users == "all": return np.arange(self.n_users)
         users = [users] if isinstance(users, (str, int, np.integer)) else list(users)
         users = [u.item() if isinstance(u, np.generic) else u for u in users]
@@ -57,8 +59,8 @@ class TrainedPrior:
                 u = int(u)
                 if not 0 <= u < self.n_users: raise RebecaError(f"user {u} is not in this prior (users 0..{self.n_users - 1})")
                 out.append(u)
-            elif u in self.workers: out.append(self.workers.index(u))
-            else: raise RebecaError(f"user {u!r} was not seen in training (not one of this prior's {self.n_users} worker ids)")
+            elif u in self.user_ids: out.append(self.user_ids.index(u))
+            else: raise RebecaError(f"user {u!r} was not seen in training (not one of this prior's {self.n_users} user ids)")
         return np.array(out, dtype=np.int64)
 
 # %% ../nbs/03_sampling.ipynb #cb010c16
@@ -73,7 +75,7 @@ def make_sampler_scheduler(name:str, train_config:dict):
 # %% ../nbs/03_sampling.ipynb #da0a2463
 @torch.no_grad()
 def sample_embeddings(prior:TrainedPrior, # a trained prior
-                      users="all", # 'all', or user indices or worker ids
+                      users="all", # 'all', or user indices or user ids
                       n:int=30, # embeddings per user
                       guidance_scale:float=10.0, # the guidance scale w of uncond + w (cond - uncond)
                       scheduler:str="ddim", # the sampler: 'ddpm', 'ddim' or 'dpm' (DPM-Solver++)
@@ -121,8 +123,8 @@ def sample_embeddings(prior:TrainedPrior, # a trained prior
 def liked_centroids(ratings, ids, embeddings) -> np.ndarray:
     "Mean embedding of each user's liked training images: (n_users, dim)."
     row = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.image.isin(row)]
-    return np.stack([embeddings[df.image[df.user == u].map(row).to_numpy()].mean(0) for u in range(ratings.n_users)])
+    df = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.item.isin(row)]
+    return np.stack([embeddings[df.item[df.user == u].map(row).to_numpy()].mean(0) for u in range(ratings.n_users)])
 
 def personalisation(samples, users, centroids) -> pd.DataFrame:
     "Per user: mean distance of its samples to its own liked centroid, to other users' centroids, and whether own is nearest."
@@ -222,7 +224,7 @@ class Diverse:
 
 def sample_diverse(prior:TrainedPrior, # a trained prior
                    quality, # quality(X, users) -> (N,) per sample, e.g. `knn_quality(verifier.probabilities(catalog), catalog)`
-                   users="all", # 'all', or user indices or worker ids
+                   users="all", # 'all', or user indices or user ids
                    n:int=30, # embeddings kept per user
                    diverse:Diverse|None=None, # the pool and the selection (default: `Diverse()`)
                    reference=None, # standardise dimensions by this matrix for the DPP's cosine (default: the prior's training statistics)
@@ -248,7 +250,7 @@ def sample_diverse(prior:TrainedPrior, # a trained prior
 def save_samples(path, embeddings, users, prior:TrainedPrior, **settings) -> Path:
     "Write sampled `embeddings` (N, dim) and `users` (N,) to a safetensors file, atomically."
     path = Path(path)
-    meta = dict(workers=[prior.workers[u] for u in users], prior=str(prior.run), settings=settings,
+    meta = dict(user_ids=[prior.user_ids[u] for u in users], prior=str(prior.run), settings=settings,
                 embed_dim=int(embeddings.shape[1]), embedder=prior.meta.get("embedder"))
     return save_tensors({"embeddings": torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)),
                          "users": torch.as_tensor(np.asarray(users, dtype=np.int64))}, path,

@@ -20,12 +20,12 @@ from .data import Ratings, fake_flickr_aes, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGE_JSON', 'RUN_ONLY', 'PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'DIVERSE', 'fingerprint', 'read_stage', 'stage_done',
-           'mark_stage', 'clear_stage', 'save_table', 'save_figure', 'world_stage', 'data_stage', 'ground_truth',
-           'embedding_scale', 'embeddings_stage', 'train_priors', 'prior_stage', 'selection_quality', 'sampling_stage',
-           'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption',
-           'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2', 'guidance_points',
-           'frontier_points', 'plot_frontier', 'results']
+__all__ = ['STAGE_JSON', 'CACHE_FORMAT', 'RUN_ONLY', 'PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'DIVERSE', 'fingerprint', 'read_stage',
+           'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure', 'world_stage', 'data_stage',
+           'ground_truth', 'embedding_scale', 'embeddings_stage', 'train_priors', 'prior_stage', 'selection_quality',
+           'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage',
+           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2',
+           'guidance_points', 'frontier_points', 'plot_frontier', 'results']
 
 # %% ../nbs/09a_stages.ipynb #e5916a88
 def _jsonable(obj):
@@ -37,10 +37,11 @@ def _jsonable(obj):
 
 # %% ../nbs/09a_stages.ipynb #a411f1b6
 STAGE_JSON = "stage.json"
+CACHE_FORMAT = 2   # the layout of what the stages write (2: ratings, priors and samples name users `user_id` and items `item`)
 
 def fingerprint(obj) -> str:
-    "sha256 (hex) of `obj` as canonical JSON: a stage's parameters plus its upstream fingerprints."
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+    "sha256 (hex) of `obj` as canonical JSON, with the `CACHE_FORMAT`: a stage's parameters plus its upstream fingerprints."
+    text = json.dumps(dict(format=CACHE_FORMAT, of=obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 def read_stage(folder) -> dict|None:
@@ -64,10 +65,10 @@ def clear_stage(folder):
     (Path(folder)/STAGE_JSON).unlink(missing_ok=True)
 
 # %% ../nbs/09a_stages.ipynb #0a7aed8e
-RUN_ONLY = ("batch_size", "num_workers", "max_workers")   # how fast a stage runs, never what it makes
+RUN_ONLY = ("batch_size", "loaders", "in_flight")   # how fast a stage runs, never what it makes
 
 def _outputs(section) -> dict:
-    "The keys of a profile section that change what a stage writes: all of them but batch sizes, worker counts and those left at None."
+    "The keys of a profile section that change what a stage writes: all of them but batch sizes, process counts and those left at None."
     return {k: v for k, v in dataclasses.asdict(section).items() if k not in RUN_ONLY and v is not None}   # None: the default, as before the key existed
 
 def _fresh(folder:Path, key:str) -> bool:
@@ -143,7 +144,7 @@ def ground_truth(c:dict):
     return c["truth"]
 
 # %% ../nbs/09a_stages.ipynb #145a3897
-def _workers(n:int|None) -> int:
+def _loaders(n:int|None) -> int:
     "Image-loading processes: `n`, or (None) one per CPU core, at most 8."
     import os
     return n if n is not None else min(8, os.cpu_count() or 1)
@@ -168,7 +169,7 @@ def embeddings_stage(c:dict, progress:bool=True):
             decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
             label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, precision=e.ae_precision, progress=progress,
             tiny=P.tiny or None))
-        extract_embeddings(root, folder, embedder, batch_size=e.batch_size, num_workers=_workers(e.num_workers), progress=progress)
+        extract_embeddings(root, folder, embedder, batch_size=e.batch_size, loaders=_loaders(e.loaders), progress=progress)
         mark_stage(folder, key, embedding_scale(load_embeddings(folder)[1]))
     s = read_stage(folder)["info"]
     if "outside_unit" not in s: s = embedding_scale(load_embeddings(folder)[1])       # a store made before the scale was recorded
@@ -210,11 +211,11 @@ def train_priors(jobs:list, # dicts: name, data (`PriorData`), folder, config, m
     if len(jobs) < 2 or cores < 2 or default_device() != "cpu" or min(map(_draws, jobs)) < PARALLEL_DRAWS:
         for j in jobs: _train_one(j, progress)
         return
-    workers = min(len(jobs), cores)            # not more: three processes on two cores train a quarter slower in all than two
+    processes = min(len(jobs), cores)            # not more: three processes on two cores train a quarter slower in all than two
     from rebeca.stages import _train_job as job_fn                 # by its module's name: a spawned process cannot see a notebook's __main__
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = as_completed([pool.submit(job_fn, j | dict(threads=max(1, cores // workers))) for j in jobs])
-        for f in tqdm(done, total=len(jobs), desc=f"training {len(jobs)} priors in {workers} processes", disable=not progress):
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = as_completed([pool.submit(job_fn, j | dict(threads=max(1, cores // processes))) for j in jobs])
+        for f in tqdm(done, total=len(jobs), desc=f"training {len(jobs)} priors in {processes} processes", disable=not progress):
             f.result()                                                  # a failure stops the stage, named by its traceback
 
 FOLD_IN_PRIOR = "fold_in"           # the folder, under prior/, of the prior of the users the new-user experiment keeps
@@ -350,7 +351,7 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
                 X, users, meta = load_samples(source)
                 rows = np.flatnonzero(sample_index(users) < per_user) if per_user is not None else np.arange(len(users))
                 X, users = (np.zeros_like(X[rows]) if prompt_only else X[rows]), users[rows]
-                source = (X, users, meta | {"workers": list(np.asarray(meta["workers"], dtype=object)[rows])})
+                source = (X, users, meta | {"user_ids": list(np.asarray(meta["user_ids"], dtype=object)[rows])})
             decode_samples(source, decoder.prompt_only() if prompt_only else decoder, c["decoded"][k], prompt=prompt,
                            batch_size=d.batch_size, progress=progress)
         mark_stage(folder, key)
@@ -412,8 +413,8 @@ def verifier_stage(c:dict, progress:bool=True):
 def catalog_to_caption(ratings:Ratings, sample:int|None=5000, seed:int=0) -> list:
     "The catalog images topic precision needs: every image the users liked, and `sample` more of the rated images (all if None)."
     df = ratings.df
-    liked = set(df[df.like == 1].image)
-    rest = sorted(set(df.image) - liked)
+    liked = set(df[df.like == 1].item)
+    rest = sorted(set(df.item) - liked)
     if sample is not None and sample < len(rest): rest = list(np.random.default_rng(seed).choice(rest, sample, replace=False))
     return sorted(liked | set(rest))
 
@@ -433,7 +434,7 @@ def topics_stage(c:dict, progress:bool=True):
     if _fresh(folder, key): c["topics"] = json.loads((folder/"topics.json").read_text()); return
     _started(folder, key)
     cache, root = folder/"cache", Path(c["root"])
-    captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, max_workers=t.max_workers,
+    captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, in_flight=t.in_flight,
                                                         probe=out/"verify"/"probe"))
     # what is captioned: the catalog's likes and a background sample (unless the data has captions), and REBECA's images
     first = P.decoding.prompts[0] if P.decoding.prompts else None
@@ -458,7 +459,7 @@ def topics_stage(c:dict, progress:bool=True):
         m.save(folder/f"model_{kind}")
         save_table(m.topics(), out, f"topics_{kind}")
     catalog = assign_topics(models, catalog, cache_dir=cache)
-    df = ratings.df.merge(catalog, on="image").assign(user=lambda d: d.worker)
+    df = ratings.df.merge(catalog, left_on="item", right_on="image").assign(user=lambda d: d.user_id)
     liked = df[(df.split == "train") & (df.like == 1)]
     rng = np.random.default_rng(0)
     n = P.sampling.n
@@ -466,9 +467,9 @@ def topics_stage(c:dict, progress:bool=True):
     for name, meta in metas.items():
         caps = caption_images(captioner, [Path(generated[name])/f for f in meta.file], cache_dir=cache, retry_failed=True, progress=progress)
         counts[name] = _caption_counts(caps)
-        caps = caps.assign(file=[Path(p).name for p in caps.path]).merge(meta[["file", "worker"]], on="file").assign(user=lambda d: d.worker)
+        caps = caps.assign(file=[Path(p).name for p in caps.path]).merge(meta[["file", "user_id"]], on="file").assign(user=lambda d: d.user_id)
         methods[name] = assign_topics(models, caps[caps.status == "ok"], cache_dir=cache)
-    methods["random catalog"] = catalog.iloc[rng.integers(0, len(catalog), n * ratings.n_users)].assign(user=np.repeat(ratings.workers, n))
+    methods["random catalog"] = catalog.iloc[rng.integers(0, len(catalog), n * ratings.n_users)].assign(user=np.repeat(ratings.user_ids, n))
     methods["held-out likes"] = df[(df.split == "test") & (df.like == 1)]
     result = {"n_topics": {k: m.n_topics for k, m in models.items()}, "min_lift": t.min_lift, "captions": counts}
     for rule, background in (("paper", None), ("lift", catalog)):
@@ -490,8 +491,8 @@ def topics_stage(c:dict, progress:bool=True):
 # %% ../nbs/09a_stages.ipynb #8d5581a1
 def _liked_rows(ratings, ids):
     row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.like == 1) & ratings.df.image.isin(row_of)]
-    return np.unique(df.image.map(row_of).to_numpy())
+    df = ratings.df[(ratings.df.like == 1) & ratings.df.item.isin(row_of)]
+    return np.unique(df.item.map(row_of).to_numpy())
 
 def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
     "FID, CMMD and per-user CMMD of every samples set against the liked catalog, both pools decoded by the profile's decoder."
@@ -507,8 +508,8 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
     R = {k: rt(X) for k, rt in trips.items()}
     real = {k: r[_liked_rows(ratings, ids)] for k, r in R.items()}
     row_of = {name: i for i, name in enumerate(ids)}
-    train_likes = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.image.isin(row_of)]
-    own = {u: cmmd_of(R)[g.image.map(row_of).to_numpy()] for u, g in train_likes.groupby("user")}
+    train_likes = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.item.isin(row_of)]
+    own = {u: cmmd_of(R)[g.item.map(row_of).to_numpy()] for u, g in train_likes.groupby("user")}
     per_user = lambda F, users: float(np.mean([cmmd(own[u], F[users == u]) for u in np.unique(users) if u in own]))
     rows = {}
     for name in names:
@@ -546,7 +547,7 @@ def _liked_folder(c:dict) -> Path:
     liked = df[(df.like == 1) & ((df.split == "test") if m.real_pool == "test-likes" else True)]
     src = Path(c["root"])/IMAGE_DIR
     folder = Path(c["out"])/"metrics"/(f"real-{m.real_pool}" + (f"-{m.real_size}px" if m.real_size else "")); folder.mkdir(parents=True, exist_ok=True)
-    for name in liked.image.unique():
+    for name in liked.item.unique():
         target = folder/(Path(name).stem + ".png" if m.real_size else name)
         if target.exists() or not (src/name).exists(): continue
         if not m.real_size: target.symlink_to((src/name).resolve()); continue
@@ -571,12 +572,12 @@ def metrics_stage(c:dict, names=None):
     if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
     if m.real == "decoded": rows = _decoded_metrics(c, names, features)
     else:                                                   # the real pool's features once, then each decoded folder's
-        workers = _workers(m.num_workers)
-        real = {k: folder_features(_liked_folder(c), f, batch_size=32, num_workers=workers) for k, f in features.items()}
+        loaders = _loaders(m.loaders)
+        real = {k: folder_features(_liked_folder(c), f, batch_size=32, loaders=loaders) for k, f in features.items()}
         cap = (P.decoding.n or P.sampling.n) if P.decoding.prompts else None     # every row of Tables 1-2 from as many images
         rows = {}
         for name, f in c["decoded"].items():
-            G = {k: folder_features(f, fx, batch_size=32, num_workers=workers) for k, fx in features.items()}
+            G = {k: folder_features(f, fx, batch_size=32, loaders=loaders) for k, fx in features.items()}
             if cap is not None and not name.startswith("REBECA_w"): G = {k: g[_first_images(f, cap)] for k, g in G.items()}
             rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
                               images=len(G[m.fid]), real_images=len(real[m.fid]))

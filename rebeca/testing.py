@@ -30,7 +30,7 @@ def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
             like = k % 2 == 0
             c = centres[u] if like else centres[(u + 1 + k % (n_users - 1)) % n_users]
             X.append(c + rng.normal(0, 0.5, dim)); rows.append((u, f"W{u}", f"img{len(X) - 1}", 5 if like else 1, int(like)))
-    df = split_per_user(pd.DataFrame(rows, columns=["user", "worker", "image", "score", "like"]), n_val=10, n_test=10, seed=0)
+    df = split_per_user(pd.DataFrame(rows, columns=["user", "user_id", "item", "rating", "like"]), n_val=10, n_test=10, seed=0)
     ratings = Ratings(df, np.array([f"W{u}" for u in range(n_users)], dtype=object), df, "toy")
     return ratings, [f"img{i}" for i in range(len(X))], np.array(X, dtype=np.float32), centres
 
@@ -57,7 +57,7 @@ def toy_prior_key(config, data, code:dict|None=None) -> str:
     X = np.ascontiguousarray(X, dtype=np.float32)
     h = hashlib.sha256()
     for name, text in sorted((code if code is not None else _sources()).items()): h.update(f"{name}\n{text}\n".encode())
-    h.update(json.dumps(dict(config=asdict(config), workers=[str(w) for w in ratings.workers], ids=[str(i) for i in ids],
+    h.update(json.dumps(dict(config=asdict(config), user_ids=[str(w) for w in ratings.user_ids], ids=[str(i) for i in ids],
                              shape=X.shape, torch=torch.__version__, diffusers=diffusers.__version__), sort_keys=True).encode())
     h.update(pd.util.hash_pandas_object(ratings.df, index=True).to_numpy().tobytes()); h.update(X.tobytes())
     return h.hexdigest()[:32]

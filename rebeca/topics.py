@@ -64,7 +64,7 @@ class Captioner:
     "Encoded images in, `{'content', 'style', 'status'}` dicts out."
     name: str = "captioner"
     batch_size: int = 1    # images per `caption_batch` call
-    max_workers: int = 1   # `caption_batch` calls in flight at once
+    in_flight: int = 1   # `caption_batch` calls in flight at once
 
     def cache_key(self) -> dict:
         "What, besides the image, decides its captions; it names the cache folder (never put a secret in it)."
@@ -111,7 +111,7 @@ def caption_images(captioner:Captioner, paths, cache_dir=None, retry_failed:bool
     work = list(todo.items())
     batches = [work[i:i + captioner.batch_size] for i in range(0, len(work), captioner.batch_size)]
     def run(batch): return captioner.caption_batch([p.read_bytes() for _, p in batch])
-    pool = ThreadPoolExecutor(max(1, captioner.max_workers))
+    pool = ThreadPoolExecutor(max(1, captioner.in_flight))
     try:
         futures = {pool.submit(run, batch): batch for batch in batches}
         with tqdm(total=len(work), desc=f"captioning [{captioner.name}]", unit="img", disable=not progress or not work) as bar:
@@ -167,7 +167,7 @@ class OpenAICaptioner(Captioner):
     "Content and style captions from an OpenAI-compatible chat model, with the paper's prompt (appendix A.2)."
     name = "openai"
     def __init__(self, model:str="gpt-4o-mini", prompt:str=CAPTION_PROMPT, base_url:str|None=None, api_key:str|None=None,
-                 max_workers:int=8, max_retries:int=6, max_bad_replies:int=2, backoff:float=1.0, max_backoff:float=60.0,
+                 in_flight:int=8, max_retries:int=6, max_bad_replies:int=2, backoff:float=1.0, max_backoff:float=60.0,
                  timeout:float=60.0, max_tokens:int=400, detail:str="auto", seed:int=0):
         import openai
         key = api_key or os.environ.get("OPENAI_API_KEY")
@@ -176,7 +176,7 @@ class OpenAICaptioner(Captioner):
             key = "no-key"  # local OpenAI-compatible servers ignore it
         self._openai, self._secret = openai, key
         self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
-        self.model, self.prompt, self.base_url, self.max_workers = model, prompt, base_url, max_workers
+        self.model, self.prompt, self.base_url, self.in_flight = model, prompt, base_url, in_flight
         self.max_retries, self.max_bad_replies, self.backoff, self.max_backoff = max_retries, max_bad_replies, backoff, max_backoff
         self.max_tokens, self.detail, self._rng = max_tokens, detail, np.random.default_rng(seed)
 
@@ -267,10 +267,10 @@ class _CaptionHandler(http.server.BaseHTTPRequestHandler):
 
 _SERVER = {}
 
-def local_captioner(model:str="gpt-4o-mini", max_workers:int=4, max_retries:int=3):
+def local_captioner(model:str="gpt-4o-mini", in_flight:int=4, max_retries:int=3):
     "An `OpenAICaptioner` talking to this process's `CaptionServer` (started on first use): captions offline, through HTTP."
     if "server" not in _SERVER: _SERVER["server"] = CaptionServer()
-    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", max_workers=max_workers,
+    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", in_flight=in_flight,
                            max_retries=max_retries, backoff=0.01)
 
 # %% ../nbs/06_topics.ipynb #a3489626

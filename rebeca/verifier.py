@@ -95,7 +95,7 @@ def _verifier_rows(ratings:Ratings, ids:list):
     "user, embedding row, like and split of every rating whose image is in the store."
     row_of = {name: i for i, name in enumerate(ids)}
     df = ratings.df
-    rows = df.image.map(row_of)
+    rows = df.item.map(row_of)
     missing = rows.isna()
     if missing.all(): raise RebecaError("no rated image is in the embedding store: do the ratings and the store belong together?")
     if missing.any(): log.warning(f"{int(missing.sum())} ratings have no embedding and are left out")
@@ -227,15 +227,15 @@ def random_catalog(ids:list, n_users:int, n:int, seed:int=0) -> tuple[np.ndarray
 def heldout_likes(ratings:Ratings, ids:list) -> tuple[np.ndarray, np.ndarray]:
     "(store rows, owners): each user's liked images of the test split."
     row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "test") & (ratings.df.like == 1) & ratings.df.image.isin(row_of)]
-    return df.image.map(row_of).to_numpy(np.int64), df.user.to_numpy(np.int64)
+    df = ratings.df[(ratings.df.split == "test") & (ratings.df.like == 1) & ratings.df.item.isin(row_of)]
+    return df.item.map(row_of).to_numpy(np.int64), df.user.to_numpy(np.int64)
 
 def verifier_top(verifier:Verifier, ratings:Ratings, ids:list, embeddings, n:int) -> tuple[np.ndarray, np.ndarray]:
     "(store rows, owners): per user, the `n` catalog images with the highest v(u, I) among those the user did not rate."
     P = verifier.probabilities(embeddings)
     row_of = {name: i for i, name in enumerate(ids)}
-    seen = ratings.df[ratings.df.image.isin(row_of)]
-    P[seen.user.to_numpy(), seen.image.map(row_of).to_numpy()] = -1.0
+    seen = ratings.df[ratings.df.item.isin(row_of)]
+    P[seen.user.to_numpy(), seen.item.map(row_of).to_numpy()] = -1.0
     top = np.argsort(-P, axis=1, kind="stable")[:, :n]
     return top.ravel(), np.repeat(np.arange(P.shape[0]), n)
 
@@ -245,7 +245,7 @@ def load_sample_sets(ratings:Ratings, samples:dict, dim:int|None=None) -> dict:
     loaded = {}
     for name, path in samples.items():
         S, users, meta = load_samples(path)
-        if users.max() >= ratings.n_users or (meta.get("workers") and list(np.asarray(ratings.workers)[users]) != meta["workers"]):
+        if users.max() >= ratings.n_users or (meta.get("user_ids") and list(np.asarray(ratings.user_ids)[users]) != meta["user_ids"]):
             raise RebecaError(f"{path}: its users are not this ratings table's users (different --min-likes or data?)")
         if dim is not None and S.shape[1] != dim: raise RebecaError(f"{path}: width {S.shape[1]}, but the embedding store has width {dim}")
         loaded[name] = (S, users)
@@ -282,8 +282,8 @@ def verify(ratings:Ratings, # prepared ratings
 class GroundTruth:
     "What data with known tastes adds to the evaluation. The stages call it after their own work; `verify` never does."
     name = "ground truth"
-    def describe(self, worker) -> str:
-        "What `worker` truly likes, in words (the titles of Figure 1)."
+    def describe(self, user_id) -> str:
+        "What `user_id` truly likes, in words (the titles of Figure 1)."
         return ""
     def verify(self, ratings:Ratings, store, verifier:Verifier, samples:dict, out, decoder=None, images:dict|None=None,
                progress:bool=True) -> dict:

@@ -57,9 +57,9 @@ def verifier_truth_agreement(verifier:Verifier, world, ratings:Ratings, ids:list
     P = verifier.probabilities(embeddings)
     rows = []
     for u in range(P.shape[0]):
-        truth = true_like(world, np.full(len(ids), ratings.workers[u]), factors)
+        truth = true_like(world, np.full(len(ids), ratings.user_ids[u]), factors)
         top = truth >= np.quantile(truth, 0.9)
-        rows.append(dict(user=u, worker=ratings.workers[u], spearman=float(spearmanr(P[u], truth).statistic),
+        rows.append(dict(user=u, user_id=ratings.user_ids[u], spearman=float(spearmanr(P[u], truth).statistic),
                          top_decile_auc=auc(top, P[u]) if 0 < top.sum() < len(top) else np.nan))
     return pd.DataFrame(rows)
 
@@ -129,7 +129,7 @@ def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:
     autoencoder = load_model(ShapesAutoencoder, checkpoint).eval()
     scene = isinstance(decoder, ShapesSceneDecoder)
     probe, factors, catalog_images, probe_report = self._probe(ids, X, autoencoder, out, on_originals=scene, progress=progress)
-    world, workers, out = self.world, np.asarray(ratings.workers), Path(out)
+    world, workers, out = self.world, np.asarray(ratings.user_ids), Path(out)
     scores, via_probe, painted, diversity = {}, {}, {}, {}
     for name, (S, users) in samples.items():
         decoded = (images or {}).get(name)
@@ -167,7 +167,7 @@ def oracle_frontier(self:ShapesTruth, ratings:Ratings, ids:list, X, exponents=(0
     n = n or self.n_catalog
     factors = self.world.factors.set_index("image").loc[list(ids)].reset_index()
     rng = np.random.default_rng(self.seed)
-    P = np.stack([true_like(self.world, np.full(len(ids), w), factors) for w in ratings.workers])
+    P = np.stack([true_like(self.world, np.full(len(ids), w), factors) for w in ratings.user_ids])
     rows = []
     for a in exponents:
         like, vendi = [], []
@@ -187,7 +187,7 @@ def like_rates(self:ShapesTruth, ratings:Ratings, store, samples:dict, out, deco
     ids, X, record = load_embeddings(store)
     autoencoder = load_model(ShapesAutoencoder, record["embedder"]["checkpoint"]).eval()
     probe = self._probe(ids, X, autoencoder, out, on_originals=isinstance(decoder, ShapesSceneDecoder), progress=progress)[0]
-    workers, rates = np.asarray(ratings.workers), {}
+    workers, rates = np.asarray(ratings.user_ids), {}
     for name, (S, users) in samples.items():
         if decoder is None: images = _decode_tensors(autoencoder, S)
         else: images = [im for i in range(0, len(S), 512) for im in decoder.decode(np.asarray(S[i:i + 512]), seed=i)]

@@ -18,7 +18,7 @@ from scipy.special import ndtr
 from tqdm.auto import tqdm
 
 from ..core import RebecaError, atomic_write
-from ..data import RATINGS_CSV, IMAGE_DIR, IMAGE_SCORES_TXT, load_flickr_aes
+from ..data import RATINGS_CSV, RATINGS_COLUMNS, IMAGE_DIR, IMAGE_SCORES_TXT, load_flickr_aes
 
 # %% auto #0
 __all__ = ['SHAPES', 'COLOURS', 'BACKGROUNDS', 'FACTORS', 'SYMMETRY', 'SCORE_CUTS', 'LIKE_RATE_RANGE', 'SHAPE_WORDS',
@@ -184,7 +184,7 @@ class ShapesWorld:
     factors: pd.DataFrame  # image, shape, colour, background, size, x, y, rotation
     users: pd.DataFrame    # worker, activity, like_rate, tau, w_shape, w_colour, w_background
     prefs: dict            # factor -> (n_users, n_values) preference array
-    ratings: pd.DataFrame | None = None   # worker, image, score
+    ratings: pd.DataFrame | None = None   # user_id, item, rating (the library's names)
     captions: pd.DataFrame | None = None  # image, content, style
     root: Path | None = None
 
@@ -305,7 +305,7 @@ def make_world(n_images:int=8000, # catalog images
     y = world.utility(u, factors.iloc[i]) + noise_sigma * rng_ratings.standard_normal(len(u))
     cuts = users.tau.to_numpy()[u, None] + noise_sigma * np.array(SCORE_CUTS)[None, :]
     score = 1 + (y[:, None] > cuts).sum(1)
-    world.ratings = pd.DataFrame(dict(worker=users.worker.to_numpy()[u], image=factors.image.to_numpy()[i], score=score.astype(np.int8)))
+    world.ratings = pd.DataFrame(dict(user_id=users.worker.to_numpy()[u], item=factors.image.to_numpy()[i], rating=score.astype(np.int8)))
     world.captions = pd.DataFrame(dict(image=factors.image, content=[content_caption(r, rng_captions) for r in factors.to_dict("records")],
                                        style=[style_caption(r, rng_captions) for r in factors.to_dict("records")]))
     return world
@@ -326,8 +326,8 @@ def _world_manifest(world) -> str:
 
 def _ratings_csv(ratings) -> str:
     "Ratings in FLICKR-AES's own layout: `worker, imagePair, score`, a space after each comma."
-    r = ratings.sort_values(["worker", "image"])
-    return "worker, imagePair, score\n" + "".join(f"{w}, {i}, {s}\n" for w, i, s in zip(r.worker, r.image, r.score))
+    r = ratings.sort_values(["user_id", "item"])
+    return ", ".join(RATINGS_COLUMNS) + "\n" + "".join(f"{w}, {i}, {s}\n" for w, i, s in zip(r.user_id, r.item, r.rating))
 
 # %% ../../nbs/shapes/00_world.ipynb #b18eb179
 def save_world(world:ShapesWorld, out, progress:bool=True) -> ShapesWorld:
@@ -351,7 +351,7 @@ def save_world(world:ShapesWorld, out, progress:bool=True) -> ShapesWorld:
         world.render(names[i]).save(buf, format="PNG")
         atomic_write(images/names[i], buf.getvalue())
     atomic_write(out/RATINGS_CSV, _ratings_csv(world.ratings))
-    mean = world.ratings.groupby("image").score.mean().reindex(names)
+    mean = world.ratings.groupby("item").rating.mean().reindex(names)
     atomic_write(out/IMAGE_SCORES_TXT, "".join(f"{i} {m:.2f}\n" for i, m in mean.items()))
     atomic_write(out/FACTORS_CSV, world.factors.to_csv(index=False))
     atomic_write(out/CAPTIONS_CSV, world.captions.to_csv(index=False))
@@ -386,7 +386,7 @@ def plot_liked(world:ShapesWorld, users, n:int=16, ncols:int=4, seed:int=0):
     fig, axes = plt.subplots(1, len(users), figsize=(3.2 * len(users), 3.6), squeeze=False)
     for ax, user in zip(axes[0], users):
         worker = world.users.worker[int(world.user_index(user))]
-        liked = world.ratings[(world.ratings.worker == worker) & (world.ratings.score >= 4)].image.to_numpy()
+        liked = world.ratings[(world.ratings.user_id == worker) & (world.ratings.rating >= 4)].item.to_numpy()
         pick = rng.choice(liked, min(n, len(liked)), replace=False)
         ax.imshow(image_grid([world.render(i) for i in pick], ncols=ncols)); ax.axis("off")
         fav = world.favourites(user)
