@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rebeca.embeddings import embed_texts
+from rebeca.embeddings import Catalog, embed_texts
 from rebeca.recommend import ALS, BASELINES, ItemKNN, evaluate_rankers, fit, held_out
 
 
@@ -105,7 +105,7 @@ def main():
     print(f"base fit: {base.settings['fit_seconds']} s, guidance chosen {base.settings['guidance']}", flush=True)
     print(base.guidance_curve.to_string(index=False), flush=True)
     rows = {}
-    rankers = {name: f(base.ratings, base.ids, base.X) for name, f in BASELINES.items()}    # built once: samples are kept per ranker
+    rankers = {name: f(base.ratings, base.catalog) for name, f in BASELINES.items()}    # built once: samples are kept per ranker
     rankers["REBECA (catalog preset, w chosen on val)"] = base.ranker()
     rankers["unconditional prior"] = base.ranker(guidance=0.0)
     if not args.quick:
@@ -113,7 +113,7 @@ def main():
         for rule in ("max", "softmax"): rankers[f"REBECA rule={rule}"] = base.ranker(rule=rule)
         for n in (8, 128): rankers[f"REBECA n={n}"] = base.ranker(n=n)
     for candidates in (() if args.attempts_only else ("catalog", "rated")):
-        task = held_out(base.ratings, base.ids, "test", candidates)
+        task = held_out(base.ratings, base.catalog, "test", candidates)
         table = evaluate_rankers(rankers, task, 10, truth=truth, progress=False)
         rows[candidates] = table
         print(f"\n[{candidates}] {task}\n" + table.to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
@@ -131,21 +131,21 @@ def main():
             extra[f"REBECA {label} (w={r.settings['guidance']:g})"] = r.ranker()
         if "popularity" in args.attempts:
             from rebeca.recommend import Popularity
-            counts = Popularity.fit(base.ratings, ids).counts
+            counts = Popularity.fit(base.ratings, base.catalog).counts
             ranker = base.ranker()
-            beta, curve = choose_beta(ranker, counts, held_out(base.ratings, ids, "val"))
+            beta, curve = choose_beta(ranker, counts, held_out(base.ratings, base.catalog, "val"))
             print("popularity weight on validation:", {b: round(v, 4) for b, v in curve.items()}, flush=True)
             extra[f"REBECA + popularity (beta={beta:g} chosen on val)"] = WithPopularity(ranker, counts, beta)
             extra["popularity (again, for scale)"] = rankers["popularity"]
-        als = ALS.fit(base.ratings, ids, X, factors=64)
+        als = ALS.fit(base.ratings, base.catalog, factors=64)
         F = als.V / np.linalg.norm(als.V, axis=1, keepdims=True).clip(1e-9)
         C = X / np.linalg.norm(X, axis=1, keepdims=True)
         for name, E in ((("ALS item factors", F), ("content + ALS factors", np.hstack([C, F]))) if "cf" in args.attempts else ()):
             r = fit_one("cf-" + name.split()[0].lower(), (ids, E.astype(np.float32)))
             extra[f"REBECA on {name} (w={r.settings['guidance']:g})"] = r.ranker()
-            extra[f"item-kNN on {name}"] = ItemKNN.fit(base.ratings, ids, E)
+            extra[f"item-kNN on {name}"] = ItemKNN.fit(base.ratings, Catalog(ids, E))
         for candidates in ("catalog", "rated"):
-            task = held_out(base.ratings, base.ids, "test", candidates)
+            task = held_out(base.ratings, base.catalog, "test", candidates)
             table = evaluate_rankers(extra, task, 10, truth=truth, progress=False)
             print(f"\n[{candidates}] attempts\n" + table.to_string(float_format=lambda v: f"{v:.4f}"), flush=True)
             rows[candidates] = pd.concat([rows.get(candidates), table])

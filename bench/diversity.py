@@ -26,7 +26,7 @@ import torch
 
 from rebeca.checkpoint import load_model
 from rebeca.data import prepare_ratings
-from rebeca.embeddings import load_embeddings
+from rebeca.embeddings import Catalog
 from rebeca.metrics import per_user_diversity
 from rebeca.prior import NULL_RATING
 from rebeca.decoding import RoundTrip
@@ -85,7 +85,8 @@ def main():
     prior = TrainedPrior(run/"prior"/"REBECA")
     world = load_world(run/"world")
     decoder = ShapesSceneDecoder.from_pretrained(run/"decoded"/"scene_reader", size_range=world.config["size_range"])
-    ids, C, _ = load_embeddings(run/"embeddings")
+    catalog = Catalog.load(run/"embeddings")
+    ids, C = catalog.ids, catalog.X
     verifier = load_model(Verifier, run/"verify"/"verifier"/"model").eval()
     workers = np.asarray(prior.user_ids)
     rows = []
@@ -131,7 +132,7 @@ def main():
                                                             for j in range(prior.n_users)]))
                 score(f"select: {qname}", pool[keep], owner[keep], s_pool + s_q + s_sel, oversample=over, pool_w=wp, alpha=alpha)
     ratings = prepare_ratings(run/"world", min_likes=100, n_val=10, n_test=10)
-    oracle = ShapesTruth(world).oracle_frontier(ratings, ids, C)
+    oracle = ShapesTruth(world).oracle_frontier(ratings, catalog)
     for r in oracle.itertuples():
         rows.append(dict(method="oracle (catalog ∝ p_like^a)", settings=f"a={r.exponent:g}", like=r.true_like, vendi=r.vendi, scenes=np.nan, seconds=np.nan))
     table = pd.DataFrame(rows)

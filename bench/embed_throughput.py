@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rebeca.embeddings import OpenCLIPEmbedder, vit_h14_config, extract_embeddings, load_embeddings, list_images, read_image
+from rebeca.embeddings import OpenCLIPEmbedder, vit_h14_config, extract_embeddings, Catalog, list_images, read_image
 from rebeca.testing import tiny_openclip_config
 from rebeca.shapes.world import make_world, save_world
 
@@ -59,7 +59,7 @@ def main():
     extract_embeddings(folder, tmp/"warm", fast, batch_size=args.batch, chunk_size=args.batch, loaders=args.workers, progress=False)
     _, t_b = timed(lambda: extract_embeddings(folder, tmp/"store", fast, batch_size=args.batch, chunk_size=4096,
                                               loaders=args.workers, progress=False), sync)
-    ids, b, _ = load_embeddings(tmp/"store")
+    b = Catalog.load(tmp/"store").X
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     print(f"A plain loop, fp32, batch 16:               {len(names) / t_a:9.1f} images/s")
     print(f"B extract_embeddings, {str(half).split('.')[1]}, batch {args.batch}, {args.workers} workers: {len(names) / t_b:9.1f} images/s")

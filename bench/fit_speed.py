@@ -98,7 +98,7 @@ def measure(spec:dict) -> dict:
     meta = json.loads((out/"prior"/"prior.json").read_text())
     curve = rec.guidance_curve
     n_val_users = None if curve is None else (rec.settings.get("guidance_users")
-                                              or min(len(held_out(rec.ratings, rec.ids, "val").users), 300))   # e355a76: at most 300
+                                              or min(len(held_out(rec.ratings, rec.catalog, "val").users), 300))   # e355a76: at most 300
 
     loaded = Recommender.load(out)
     kept = {}
@@ -115,7 +115,7 @@ def measure(spec:dict) -> dict:
     row = {int(u): j for j, u in enumerate(users)}
     quality = {}
     for name in ("val", "test"):
-        task = held_out(loaded.ratings, loaded.ids, name)
+        task = held_out(loaded.ratings, loaded.catalog, name)
         nd = ranking_metrics(_top_k(_mask(S[[row[int(u)] for u in task.users]], task), 10), task.relevant, 10).ndcg.to_numpy()
         quality[name] = dict(ndcg=float(nd.mean()), se=float(nd.std(ddof=1) / np.sqrt(len(nd))), users=len(nd))
     s = rec.settings

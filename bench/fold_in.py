@@ -22,7 +22,8 @@ import torch
 
 from rebeca.embeddings import embed_texts
 from rebeca.foldin import fold_in_experiment, fold_in_methods
-from rebeca.recommend import ItemKNN, Popularity, Recommender, fit, held_out, ranking_metrics, retrieve_scores, _top_k, _unit
+from rebeca.recommend import ItemKNN, Popularity, Recommender, fit, held_out, ranking_metrics, retrieve_scores, _top_k
+from rebeca.metrics import unit_rows
 from rebeca.sampling import load_samples, sample_embeddings
 
 
@@ -48,17 +49,17 @@ def main():
     s = base.settings
     print(f"retrained: {base}", flush=True)
     t0 = time.time()
-    exp = fold_in_experiment(base.ratings, ids, X, out/"fold_in", base.prior.config, ks=[k or None for k in args.ks],
+    exp = fold_in_experiment(base.ratings, base.catalog, out/"fold_in", base.prior.config, ks=[k or None for k in args.ks],
                              methods=fold_in_methods(args.steps), n=s["n"],
                              guidance_scale=s["guidance"], steps=s["steps"], scheduler=s["scheduler"], progress=True)
     print(f"experiment: {time.time() - t0:.0f} s (the prior of the kept users included, unless it was there)", flush=True)
     held = exp["held"]
-    task = held_out(base.ratings, ids, "test")
+    task = held_out(base.ratings, base.catalog, "test")
     at = {u: j for j, u in enumerate(task.users)}
     keep = [at[u] for u in held if u in at]
     users = task.users[keep]
     relevant, seen = [task.relevant[j] for j in keep], [task.seen[j] for j in keep]
-    Xn = _unit(X)
+    Xn = unit_rows(X, dtype=np.float32)
 
     def score_lists(S):
         "(ranking metrics, true like) of the lists of `users` from scores S (len(users), n_items), seen items masked."
@@ -79,16 +80,15 @@ def main():
         rows.append(dict(method=method, k=k, **score_lists(from_samples(S, owners))))
     for k in dict.fromkeys(exp["draws"]):
         d = exp["draws"][k]
-        row_of = {n: i for i, n in enumerate(ids)}
         likes = d[d.like == 1]
-        knn = ItemKNN(X, {u: g.item.map(row_of).to_numpy() for u, g in likes.groupby("user")})
+        knn = ItemKNN(X, {u: base.catalog.rows(g.item) for u, g in likes.groupby("user")})
         rows.append(dict(method="item-kNN", k=k, **score_lists(knn.scores(users))))
     S, owners = sample_embeddings(base.prior, users, s["n"], guidance_scale=s["guidance"], scheduler=s["scheduler"],
                                   num_inference_steps=s["steps"], generator=torch.Generator().manual_seed(0))
     rows.append(dict(method="retrained", k="", **score_lists(from_samples(S, owners))))
     others = base.ratings.df[~base.ratings.df.user.isin(held)]
     rows.append(dict(method="popularity (other users)", k="", **score_lists(Popularity.fit(
-        type(base.ratings)(others, base.ratings.user_ids, None, ""), ids).scores(users))))
+        type(base.ratings)(others, base.ratings.user_ids, None, ""), base.catalog).scores(users))))
     rows.append(dict(method="random", k="", **score_lists(np.random.default_rng(0).random((len(users), len(ids))))))
     result = pd.DataFrame(rows)
     times = exp["times"].groupby(["method", "k"]).seconds.mean().rename("seconds_per_user").reset_index()

@@ -197,7 +197,7 @@ def embed_command(images:Path, # an image folder, or a FLICKR-AES-format folder 
                   autoencoder:Path=None, # shapes: the autoencoder's folder (default: OUT/autoencoder; trained there if missing)
                   extract:dict=None, ae:dict=None, vit:dict=None, device:str=None, quiet:bool=False):
     "Embed every image of a folder into an embedding store."
-    from rebeca.embeddings import EMBEDDERS, make_embedder, extract_embeddings, load_embeddings, read_store_record
+    from rebeca.embeddings import EMBEDDERS, Catalog, make_embedder, extract_embeddings, read_store_record
     from rebeca.core import process_state
     record = read_store_record(out)
     if record and EMBEDDERS.canonical(record["embedder"]["name"]) != EMBEDDERS.canonical(embedder):
@@ -207,8 +207,8 @@ def embed_command(images:Path, # an image folder, or a FLICKR-AES-format folder 
                                                 progress=not quiet, **ae, **vit))
     extract_embeddings(images, out, model, progress=not quiet, **extract)
     if process_state().is_main_process:
-        ids, matrix, record = load_embeddings(out)
-        print(f"store {out}: {len(ids)} images embedded by {record['embedder']['name']} (dim {matrix.shape[1]}), "
+        catalog, record = Catalog.load(out), read_store_record(out)
+        print(f"store {out}: {len(catalog)} images embedded by {catalog.embedder['name']} (dim {catalog.dim}), "
               f"{len(record['skipped'])} skipped")
         for s in record["skipped"]: print(f"  skipped {s['image']}: {s['error']}")
 
@@ -224,17 +224,17 @@ def train_command(ratings:Path, # a FLICKR-AES-format folder, or its ratings CSV
     "Train REBECA's prior on ratings and an embedding store."
     import time
     from rebeca.data import prepare_ratings
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.prior import PRIOR_CONFIGS, prior_dataset, train_prior
     prepared = prepare_ratings(ratings, **split)
-    ids, matrix, record = load_embeddings(embeddings)
+    catalog = Catalog.load(embeddings)
     cfg = dataclasses.replace(PRIOR_CONFIGS[config], **overrides, **(dict(use_user=False) if no_user else {}))
-    data = prior_dataset(prepared, ids, matrix)
+    data = prior_dataset(prepared, catalog)
     print(f"training a prior ({config} configuration) on {len(data.splits['train']['user'])} ratings of {data.n_users} users, "
-          f"{record['embedder']['name']} embeddings of dim {data.dim}")
+          f"{catalog.embedder['name']} embeddings of dim {data.dim}")
     t = time.time()
     _, history = train_prior(data, out, cfg, resume=resume, progress=not quiet,
-                             extra_meta=dict(embedder=record["embedder"], embeddings=str(Path(embeddings).resolve()),
+                             extra_meta=dict(embedder=catalog.embedder, embeddings=str(Path(embeddings).resolve()),
                                              ratings=str(Path(ratings).resolve())))
     best = min(history, key=lambda h: h["val_loss"])
     print(f"prior in {out}: {len(history)} epochs, best validation loss {best['val_loss']:.4f} at epoch {best['epoch']} "
@@ -265,12 +265,12 @@ def sample_command(prior:Path, # the run folder (`rebeca train`)
     extra = {}
     if diverse:
         from rebeca.checkpoint import load_model
-        from rebeca.embeddings import load_embeddings
+        from rebeca.embeddings import Catalog
         from rebeca.verifier import Verifier
         if not (Path(verifier)/"model").is_dir(): raise RebecaError(f"--verifier {verifier}: no trained verifier here (no model/ folder)")
         v = load_model(Verifier, Path(verifier)/"model").eval()
         if v.config.n_users != trained.n_users: raise RebecaError(f"--verifier {verifier}: it knows {v.config.n_users} users and the prior {trained.n_users}")
-        C = load_embeddings(catalog)[1]
+        C = Catalog.load(catalog).X
         d = Diverse(oversample=oversample, guidance_scale=pool_guidance, alpha=alpha)
         kw = {k: v_ for k, v_ in sampling.items() if k not in ("n", "guidance_scale")}
         X, u = sample_diverse(trained, knn_quality(v.probabilities(C), C, k=d.k), who, sampling["n"], d, reference=C,
@@ -403,7 +403,7 @@ def store_command(out:Path, # the store's folder
                   quiet:bool=False):
     "Make an embedding store from one's own item embeddings, or from item texts."
     import pandas as pd
-    from rebeca.embeddings import save_embeddings, text_store, load_embeddings
+    from rebeca.embeddings import Catalog, save_embeddings, text_store
     if (matrix is None) == (texts is None): raise RebecaError("give one of --matrix (embeddings) or --texts (a table of item texts)")
     if matrix is not None: save_embeddings(_read_ids(ids) if ids else None, matrix, out, name=name, source=str(matrix))
     else:
@@ -412,8 +412,8 @@ def store_command(out:Path, # the store's folder
         missing = [c for c in (id_column, text_column) if c not in table.columns]
         if missing: raise RebecaError(f"{texts}: no column {missing[0]!r}; its columns are {list(map(str, table.columns))}")
         text_store(table[id_column].tolist(), table[text_column].tolist(), out, model=model, progress=not quiet)
-    ids_, X, record = load_embeddings(out)
-    print(f"store {out}: {len(ids_)} items, {record['embedder']['name']} embeddings of dim {X.shape[1]}")
+    catalog = Catalog.load(out)
+    print(f"store {out}: {len(catalog)} items, {catalog.embedder['name']} embeddings of dim {catalog.dim}")
 
 @command(FIT, TRAINING, QUIET)
 def fit_command(ratings:Path, # a ratings table (.csv or .parquet) with user, item and rating columns
@@ -500,12 +500,11 @@ def fold_in_command(prior:Path, # a prior run (`rebeca train`, or a reproduction
         report = rec.add_user(ratings, columns=columns, like_threshold=like_threshold, **options)
         where = rec.folder
     else:
-        from rebeca.embeddings import load_embeddings
+        from rebeca.embeddings import Catalog
         trained = TrainedPrior(prior)
         store = embeddings or trained.meta.get("embeddings")
         if store is None: raise RebecaError(f"--prior {prior}: its prior.json records no embedding store; pass --embeddings")
-        ids, X, _ = load_embeddings(store)
-        report = fold_in(trained, ratings, ids, X, columns=columns, like_threshold=4 if like_threshold is None else like_threshold, **options)
+        report = fold_in(trained, ratings, Catalog.load(store), columns=columns, like_threshold=4 if like_threshold is None else like_threshold, **options)
         where = save_prior(trained, out)
     print(report[["user_id", "user", "ratings", "likes", "init", "steps", "seconds"]].to_string(index=False))
     print(f"{len(report)} users folded into {where}; sample them with `rebeca sample --prior {where} --users {report.user_id.iloc[0]} ...`"

@@ -17,9 +17,9 @@ from .core import RebecaError
 
 # %% auto #0
 __all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'FAKE_HUES', 'find_ratings_csv', 'read_ratings_csv',
-           'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'prepare_ratings',
-           'ratings_table', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user', 'missing_images',
-           'fake_flickr_aes']
+           'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'user_indices',
+           'prepare_ratings', 'ratings_table', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user',
+           'missing_images', 'fake_flickr_aes']
 
 # %% ../nbs/00_data.ipynb #2727ac38
 RATINGS_CSV = " FLICKR-AES_image_labeled_by_each_worker.csv"  # the distributed name, leading space included
@@ -158,8 +158,34 @@ class Ratings:
     def split(self, name:str) -> pd.DataFrame:
         "The rows of split `name` ('train', 'val' or 'test')."
         return self.df[self.df.split == name].reset_index(drop=True)
+    def rated(self, catalog) -> pd.DataFrame:
+        "The ratings of the items `catalog` has, each with its catalog `row`."
+        df = self.df[catalog.contains(self.df.item)]
+        return df.assign(row=catalog.rows(df.item))
+    def likes(self, split:str|None, catalog) -> tuple[np.ndarray, np.ndarray]:
+        "(user indices, catalog rows) of the likes in `split` ('train', 'val' or 'test'; None: all) of the items `catalog` has."
+        df = self.rated(catalog)
+        df = df[(df.like == 1) & ((df.split == split) if split is not None else True)]
+        return df.user.to_numpy(np.int64), df.row.to_numpy(np.int64)
     def __repr__(self):
         return f"Ratings({self.n_users} users, {self.df.item.nunique()} images, {len(self.df)} ratings from {self.source!r})"
+
+# %% ../nbs/00_data.ipynb #0de9ac1a
+def user_indices(user_ids, # every user's id, in index order
+                 users="all", # 'all', one user, or a list of them: ids, or else indices 0..U-1 (ints or digit strings)
+                 unknown=None, # unknown(user) -> the error's message for a user that is neither
+                ) -> np.ndarray:
+    "The indices of `users`: a user's id names it first; a number that is no id is an index. An unknown user is an error."
+    U = len(user_ids)
+    if isinstance(users, str) and users == "all": return np.arange(U)
+    users = [users] if isinstance(users, (str, int, np.integer)) else list(users)
+    found = pd.Index([str(w) for w in user_ids]).get_indexer([str(u) for u in users])
+    for j in np.flatnonzero(found < 0):
+        u = users[j]
+        if isinstance(u, (int, np.integer)) or (isinstance(u, str) and u.isdigit()):
+            if 0 <= int(u) < U: found[j] = int(u); continue
+        raise RebecaError(unknown(u) if unknown else f"user {u!r} is neither one of the {U} user ids nor an index 0..{U - 1}")
+    return found.astype(np.int64)
 
 # %% ../nbs/00_data.ipynb #8726f500
 def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV

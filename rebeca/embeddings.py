@@ -7,9 +7,11 @@ Docs: https://rebeca-recsys.github.io/rebeca/embeddings.html.md"""
 # %% ../nbs/01_embeddings.ipynb #ed7d0311
 from __future__ import annotations
 import hashlib, io, json, logging, shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
@@ -25,8 +27,8 @@ __all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPT
            'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'DEFAULT_TEXT_MODEL', 'list_images', 'read_image', 'Embedder',
            'vit_h14_config', 'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config',
            'openclip_to_transformers', 'tiny_openclip_config', 'openclip_vit_h14', 'make_embedder', 'read_store_record',
-           'load_embeddings', 'read_matrix', 'item_matrix', 'save_embeddings', 'catalog_embeddings',
-           'load_sentence_model', 'embed_texts', 'text_store', 'store_embedder', 'extract_embeddings']
+           'load_embeddings', 'read_matrix', 'item_matrix', 'save_embeddings', 'Catalog', 'load_sentence_model',
+           'embed_texts', 'text_store', 'store_embedder', 'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -253,12 +255,13 @@ def item_matrix(ids, # item ids, one per row (None: a DataFrame's index, or the 
     if ids is None: raise RebecaError("embeddings: no item ids (pass ids=, or a DataFrame indexed by id)")
     ids = [str(i).strip() for i in ids]
     if len(ids) != len(X): raise RebecaError(f"embeddings: {len(ids)} ids for {len(X)} rows")
-    empty = [k for k, i in enumerate(ids) if not i]
-    if empty: raise RebecaError(f"embeddings, row {empty[0]}: empty item id")
-    seen = {}
-    for k, i in enumerate(ids):
-        if i in seen: raise RebecaError(f"embeddings, rows {seen[i]} and {k}: item id {i!r} twice")
-        seen[i] = k
+    index = pd.Index(ids)
+    empty = np.flatnonzero(index == "")
+    if len(empty): raise RebecaError(f"embeddings, row {empty[0]}: empty item id")
+    twice = np.flatnonzero(index.duplicated())
+    if len(twice):
+        i = ids[twice[0]]
+        raise RebecaError(f"embeddings, rows {np.flatnonzero(index == i)[0]} and {twice[0]}: item id {i!r} twice")
     bad = ~np.isfinite(X).all(1)
     if bad.any(): raise RebecaError(f"embeddings, row {int(np.flatnonzero(bad)[0])} (item {ids[int(np.flatnonzero(bad)[0])]!r}): NaN or infinite values ({int(bad.sum())} such rows)")
     return ids, np.ascontiguousarray(X, dtype=np.float32)
@@ -280,15 +283,52 @@ def save_embeddings(ids, # item ids, one per row (None: a DataFrame's index, or 
     atomic_write(out/STORE_JSON, json.dumps(record, indent=1))
     return out
 
-def catalog_embeddings(embeddings, # a store folder, a file `read_matrix` reads, an (ids, matrix) pair, or a DataFrame indexed by id
-                      ) -> tuple[list, np.ndarray, dict]:
-    "(ids, float32 matrix, embedder record) of a catalog given in any of the forms the library takes."
-    if isinstance(embeddings, (str, Path)) and Path(embeddings).is_dir(): 
-        ids, X, record = load_embeddings(embeddings)
-        return ids, X, record["embedder"]
-    if isinstance(embeddings, tuple) and len(embeddings) == 2: ids, X = item_matrix(*embeddings)
-    else: ids, X = item_matrix(None, embeddings)
-    return ids, X, dict(name="custom", dim=int(X.shape[1]), source=str(embeddings) if isinstance(embeddings, (str, Path)) else "")
+
+# %% ../nbs/01_embeddings.ipynb #6ce81746
+def _as_ids(items) -> pd.Index:
+    return pd.Index(np.asarray(items, dtype=object)).astype(str)
+
+@dataclass(eq=False)
+class Catalog:
+    "The items: their `ids`, their embeddings `X` (row i embeds `ids[i]`) and the record of the `embedder` that made them."
+    ids: list
+    X: np.ndarray
+    embedder: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.ids, self.X = item_matrix(self.ids, self.X)            # string ids, each once; finite float32 rows
+        self.index = pd.Index(self.ids)                               # id -> row
+        self.embedder = dict(name="custom", dim=self.dim, source="") | dict(self.embedder)
+
+    def __len__(self): return len(self.ids)
+    @property
+    def dim(self) -> int: return self.X.shape[1]
+    def __repr__(self): return f"Catalog({len(self)} items of dim {self.dim} by {self.embedder['name']!r})"
+
+    def contains(self, items) -> np.ndarray:
+        "Which of `items` the catalog has (a boolean per item)."
+        return self.index.get_indexer(_as_ids(items)) >= 0
+
+    def rows(self, items) -> np.ndarray:
+        "The row of each of `items`; an item the catalog lacks is an error that names it."
+        rows = self.index.get_indexer(_as_ids(items))
+        if (rows < 0).any():
+            absent = np.flatnonzero(rows < 0)
+            raise RebecaError(f"item {_as_ids(items)[absent[0]]!r} is not in the catalog ({len(absent)} such items of {len(rows)})")
+        return rows.astype(np.int64)
+
+    @classmethod
+    def load(cls, source, # a store folder, a file `read_matrix` reads, an (ids, matrix) pair, a DataFrame indexed by id, or a Catalog
+            ) -> Catalog:
+        "The catalog given in any of the forms the library takes."
+        if isinstance(source, Catalog): return source
+        if isinstance(source, (str, Path)) and not Path(source).exists():
+            raise RebecaError(f"{source}: no such path, so not an embedding store nor an embeddings file (.npy, .safetensors, .parquet)")
+        if isinstance(source, (str, Path)) and Path(source).is_dir():
+            ids, X, record = load_embeddings(source)
+            return cls(ids, X, record["embedder"])
+        if isinstance(source, tuple) and len(source) == 2: return cls(*source)
+        return cls(None, source, dict(source=str(source)) if isinstance(source, (str, Path)) else {})
 
 # %% ../nbs/01_embeddings.ipynb #362d81c9
 def _check_embedder(store, embedder):
@@ -373,10 +413,13 @@ class _Images(torch.utils.data.Dataset):
 
 def _collate(items): return items
 
+def image_batches(folder, names, preprocess, batch_size:int, loaders:int=0):
+    "Batches of (index, pixels, digest, error) of the images `names` in `folder`, read and preprocessed by `loaders` processes."
+    return torch.utils.data.DataLoader(_Images(folder, names, preprocess), batch_size=batch_size, num_workers=loaders, collate_fn=_collate)
+
 def _embed_chunk(embedder, folder, names, batch_size, loaders, bar):
     "Embeddings, ids, hashes and skipped images of one chunk."
-    loader = torch.utils.data.DataLoader(_Images(folder, names, embedder.preprocess), batch_size=batch_size,
-                                         num_workers=loaders, collate_fn=_collate)
+    loader = image_batches(folder, names, embedder.preprocess, batch_size, loaders)
     rows, ids, hashes, skipped = [], [], {}, []
     for items in loader:
         good = [(i, x, h) for i, x, h, err in items if err is None]

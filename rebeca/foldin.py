@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import replace_folder
 from .core import RebecaError, atomic_write, save_tensors
-from .data import Ratings, ratings_table, BalancedUserSampler
+from .data import Ratings, ratings_table, user_indices, BalancedUserSampler
 from .prior import RebecaPrior, PriorConfig, make_scheduler, prior_loss
 from .sampling import TrainedPrior, sample_embeddings
 
@@ -53,7 +53,7 @@ def user_rows(model:RebecaPrior, users) -> dict:
 
 # %% ../nbs/13_fold_in.ipynb #f01d0012
 def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
-                ids:list, # the embedding store's item ids
+                catalog, # the `Catalog` the prior was trained on
                 columns:dict|None=None, # the table's {'user': .., 'item': .., 'rating': ..} columns (default: those names)
                 like_threshold:float=4, # a rating at or above this is a like (a boolean column is the like itself)
                 known=(), # the user ids the prior already has
@@ -65,8 +65,7 @@ def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating
     df = ratings_table(table, **(columns or {}))
     threshold = 1 if df.attrs.get("boolean") else like_threshold
     df = df.assign(like=(df.rating >= threshold).astype(np.int64))
-    row_of = pd.Series(np.arange(len(ids)), index=pd.Index(list(map(str, ids))))
-    absent = ~df.item.isin(row_of.index)
+    absent = ~catalog.contains(df.item)
     if absent.any():
         first = df[absent].iloc[0]
         raise RebecaError(f"{where}: {int(absent.sum())} ratings of {df.item[absent].nunique()} items have no embedding "
@@ -77,7 +76,7 @@ def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating
         raise RebecaError(f"{where}: user {clash[0]!r} is already in the prior ({len(clash)} such users); pass replace=True "
                           f"(--replace) to learn their rows again from these ratings, or update() to train on them with everyone's")
     if require_like: require_likes(df, where, threshold)
-    return df.assign(row=row_of.loc[df.item].to_numpy()).drop(columns=[c for c in ("time",) if c in df])
+    return df.assign(row=catalog.rows(df.item)).drop(columns=[c for c in ("time",) if c in df])
 
 def require_likes(df:pd.DataFrame, where:str="the new ratings", threshold:float=4):
     "An error, saying what to do instead, if a user of `df` (`user_id`, `like`) has no like."
@@ -147,7 +146,7 @@ def _freeze_all_but(model:RebecaPrior, rows:dict) -> list:
 
 def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
             ratings, # the new users' ratings: a table for `new_ratings`, or its validated output
-            ids:list, X, # the embedding store the prior was trained on: its ids and matrix
+            catalog, # the `Catalog` the prior was trained on
             init:str="nearest", # the new rows' start: 'nearest' (borrowed from the users the ratings fit best), 'mean' or 'null'
             steps:int=200, # optimisation steps (0: the amortised estimate alone)
             lr:float=1e-2, # Adam's learning rate for the new rows
@@ -160,20 +159,19 @@ def fold_in(prior:TrainedPrior, # a loaded prior; it grows in memory
     if init not in INITS: raise RebecaError(f"init={init!r}: expected one of {INITS}")
     if steps < 0 or batch < 1: raise RebecaError(f"steps={steps}, batch={batch}: steps must be >= 0 and batch >= 1")
     validated = isinstance(ratings, pd.DataFrame) and {"user_id", "row", "like"} <= set(ratings)
-    df = ratings if validated else new_ratings(ratings, ids, known=prior.user_ids, replace=replace, **table)
+    df = ratings if validated else new_ratings(ratings, catalog, known=prior.user_ids, replace=replace, **table)
     require_likes(df)
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    if X.shape[1] != prior.model.config.embed_dim:
-        raise RebecaError(f"embeddings of dim {X.shape[1]}: the prior takes dim {prior.model.config.embed_dim}")
+    X = torch.as_tensor(catalog.X)
+    if catalog.dim != prior.model.config.embed_dim:
+        raise RebecaError(f"embeddings of dim {catalog.dim}: the prior takes dim {prior.model.config.embed_dim}")
     if not prior.uses_user: raise RebecaError(f"{prior.run}: a NoUE prior has no users to fold in; it samples everyone alike")
     user_ids = list(dict.fromkeys(df.user_id))
-    known = {str(w): i for i, w in enumerate(prior.user_ids)}
+    known = set(map(str, prior.user_ids))
     new = [w for w in user_ids if w not in known]
     t0 = time.perf_counter()
     donors = np.arange(prior.n_users)
     model = grow_prior(prior.model, len(new)).eval() if new else prior.model
-    index = known | {w: prior.n_users + j for j, w in enumerate(new)}
-    users = np.array([index[w] for w in user_ids], dtype=np.int64)
+    users = user_indices(list(map(str, prior.user_ids)) + new, user_ids)
     config, dev = prior.config, model.device
     Z = model.normalize(X.to(dev))
     per_user = [(Z[torch.as_tensor(g.row.to_numpy())], torch.as_tensor(g.like.to_numpy(), dtype=torch.long, device=dev))
@@ -227,14 +225,14 @@ def save_prior(prior:TrainedPrior, out=None) -> Path:
 # %% ../nbs/13_fold_in.ipynb #f01d0026
 def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior` writes it)
            ratings:Ratings, # every rating to train on, old and new (prepared: `user`, `user_id`, `item`, `like`, `split`)
-           ids:list, X, # the embedding store
+           catalog, # the `Catalog` the prior was trained on
            epochs:int=5, # balanced epochs of continued training
            lr:float|None=None, # AdamW's learning rate (default: a tenth of the one the training ended with)
            seed:int=0, progress:bool=True, **fold) -> dict:
     "Continue training `prior` on `ratings` for `epochs` epochs (new users folded in first, with `fold` options); returns what it cost."
     config = prior.config
-    row_of = {str(name): i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "train") & ratings.df.item.astype(str).isin(row_of)]
+    df = ratings.rated(catalog)
+    df = df[df.split == "train"]
     if len(df) == 0: raise RebecaError("update: no training rating has an embedding in the store")
     t0 = time.perf_counter()
     known = set(map(str, prior.user_ids))
@@ -242,13 +240,12 @@ def update(prior:TrainedPrior, # a loaded prior; trained in memory (`save_prior`
     folded = None
     if len(fresh):
         table = pd.DataFrame(dict(user=fresh.user_id.astype(str), item=fresh.item.astype(str), rating=fresh.like.astype(bool)))
-        folded = fold_in(prior, table, ids, X, **fold)
-    index = {str(w): i for i, w in enumerate(prior.user_ids)}
-    user = torch.as_tensor(df.user_id.astype(str).map(index).to_numpy(np.int64))
+        folded = fold_in(prior, table, catalog, **fold)
+    user = torch.as_tensor(user_indices(prior.user_ids, df.user_id.astype(str).tolist()))
     like = torch.as_tensor(df.like.to_numpy(np.int64))
-    rows = torch.as_tensor(df.item.astype(str).map(row_of).to_numpy(np.int64))
+    rows = torch.as_tensor(df.row.to_numpy(np.int64))
     model, dev = prior.model, prior.model.device
-    Z = model.normalize(torch.as_tensor(np.asarray(X, dtype=np.float32)).to(dev))
+    Z = model.normalize(torch.as_tensor(catalog.X).to(dev))
     history = prior.meta.get("history") or [{}]
     lr = lr or history[-1].get("lr", config.lr) / 10
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
@@ -306,7 +303,7 @@ def split_users(ratings:Ratings, holdout:float=0.25, seed:int=0) -> tuple[Rating
     base = Ratings(df.reset_index(drop=True), np.asarray(ratings.user_ids)[kept], None, f"{ratings.source} (held out: {n_held} users)", ratings.params)
     return base, held
 
-def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the embedding store and the experiment's folder
+def fold_in_experiment(ratings:Ratings, catalog, out, # the ratings, the `Catalog` and the experiment's folder
                        config:PriorConfig, # the prior of the kept users is trained with it
                        holdout:float=0.25, # the share of users held out of training
                        ks=KS, # numbers of ratings to fold in from (None: all)
@@ -326,7 +323,7 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
     else: run = out/"prior"
     if prior_run is None and not (out/"prior.done").is_file():
         from rebeca.prior import prior_dataset, train_prior
-        train_prior(prior_dataset(base, ids, X), run, config, resume=(run/"checkpoint").is_dir(), progress=progress)
+        train_prior(prior_dataset(base, catalog), run, config, resume=(run/"checkpoint").is_dir(), progress=progress)
         atomic_write(out/"prior.done", json.dumps(dict(held=held.tolist(), user_ids=[str(ratings.user_ids[u]) for u in held])))
     train = ratings.df[(ratings.df.split == "train") & ratings.df.user.isin(held)]
     label = lambda w, r: str(w) if r == 0 else f"{w}~{r + 1}"            # the r-th draw's stand-in user
@@ -348,12 +345,12 @@ def fold_in_experiment(ratings:Ratings, ids:list, X, out, # the ratings, the emb
         same_start = before is not None and {**before[0], "steps": 0} == {**options, "steps": 0}
         if options.get("steps", 200) and same_start:                  # its first step is that method's whole work: go on from it
             prior, first = deepcopy(before[1]), before[2]
-            report = fold_in(prior, table, ids, X, seed=seed, **(options | dict(replace=True)))
+            report = fold_in(prior, table, catalog, seed=seed, **(options | dict(replace=True)))
             report = report.assign(seconds=report.seconds + first.seconds.to_numpy(), init=first.init.to_numpy(),
                                    init_seconds=first.init_seconds.to_numpy(), neighbours=first.neighbours.to_numpy())
         else:
             prior = TrainedPrior(run)
-            report = fold_in(prior, table, ids, X, seed=seed, **options)
+            report = fold_in(prior, table, catalog, seed=seed, **options)
             if not options.get("steps", 200): start[_k_name(k)] = (options, prior, report)   # sampling below leaves it as it is
         S, users = sample_embeddings(prior, report.user.to_numpy(), n, guidance_scale=guidance_scale, scheduler=scheduler,
                                      num_inference_steps=steps, generator=torch.Generator().manual_seed(seed))

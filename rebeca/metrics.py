@@ -20,10 +20,10 @@ from .embeddings import Embedder, list_images, extract_embeddings, load_embeddin
 
 # %% auto #0
 __all__ = ['CMMD_SIGMA', 'CMMD_SCALE', 'CMMD_CLIP', 'FEATURES', 'frechet_distance', 'folder_features', 'InceptionEmbedder',
-           'fid_folders', 'rbf_mmd', 'l2_normalise', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
+           'fid_folders', 'rbf_mmd', 'unit_rows', 'cmmd', 'centre_crop_resize', 'CMMDEmbedder', 'cmmd_folders',
            'tiny_clip_vision_config', 'TinyFeatureNet', 'inception', 'clip_vit_l_14_336', 'make_fid_features',
-           'make_cmmd_features', 'unit_rows', 'vendi_from_similarity', 'vendi_score', 'quality_vendi',
-           'intra_list_diversity', 'per_user_diversity']
+           'make_cmmd_features', 'vendi_from_similarity', 'vendi_score', 'quality_vendi', 'intra_list_diversity',
+           'per_user_diversity']
 
 # %% ../nbs/07_metrics.ipynb #db016880
 def _features(X, name:str, min_rows:int=1) -> np.ndarray:
@@ -68,15 +68,14 @@ def folder_features(folder, embedder:Embedder, batch_size:int=64, store=None, pr
                     loaders:int=0, # image-loading processes: reading and resizing run beside the network, not before it
                    ) -> np.ndarray:
     "Embeddings of every image in `folder`, (n, embedder.dim); cached in the embedding store `store` if given."
-    from rebeca.embeddings import _Images, _collate
+    from rebeca.embeddings import image_batches
     if store is not None:
         extract_embeddings(folder, store, embedder, batch_size=batch_size, loaders=loaders, progress=progress)
         ids, X, record = load_embeddings(store)
         if record.get("skipped"): raise RebecaError(f"{folder}: unreadable images {[s['image'] for s in record['skipped']][:5]}")
         return X
     folder, names = list_images(folder)
-    loader = torch.utils.data.DataLoader(_Images(folder, names, embedder.preprocess), batch_size=batch_size,
-                                         num_workers=loaders, collate_fn=_collate)
+    loader = image_batches(folder, names, embedder.preprocess, batch_size, loaders)
     rows = []
     for items in tqdm(loader, desc=f"features [{embedder.name}]", disable=not progress):
         bad = [(names[i], err) for i, _, _, err in items if err is not None]
@@ -162,17 +161,29 @@ def rbf_mmd(X, Y, sigma:float=CMMD_SIGMA, scale:float=CMMD_SCALE, block_size:int
         kxy = _kernel_sum(X, Y, gamma, block_size, same=False) / (n * m)
     return scale * (kxx + kyy - 2 * kxy)
 
-def l2_normalise(X) -> np.ndarray:
-    "Rows of `X` scaled to unit length."
-    X = _features(X, "features")
-    norms = np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
-    if (norms == 0).any(): raise RebecaError(f"features: {int((norms == 0).sum())} all-zero rows cannot be normalised")
-    return (X / norms).astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+def unit_rows(X, reference=None, # a matrix whose per-dimension mean and std standardise X first, or the pair (mean, std)
+              name:str="X", # what X is, for the errors
+              dtype=np.float64, # the result's type (None: X's own float type); the arithmetic is in float64
+             ) -> np.ndarray:
+    "Rows of `X` at unit length, first standardised per dimension by `reference` if given: the one helper for cosines."
+    X = _features(X, name)
+    out = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+    X = X.astype(np.float64)
+    if reference is not None:
+        if isinstance(reference, tuple): mu, sd = (np.asarray(a, dtype=np.float64) for a in reference)
+        else:
+            R = _features(reference, "reference").astype(np.float64)
+            mu, sd = R.mean(0), R.std(0)
+        if mu.shape != (X.shape[1],): raise RebecaError(f"{name} has {X.shape[1]} features per row and reference has {mu.shape[-1]}")
+        X = (X - mu) / np.where(sd > 0, sd, 1.0)
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    if (norm[:, 0] == 0).any(): raise RebecaError(f"{name}: row {int(np.flatnonzero(norm[:, 0] == 0)[0])} has zero length, so no cosine similarity")
+    return (X / norm).astype(out)
 
 def cmmd(X, Y, block_size:int=2048, device:str|None=None) -> float:
     "CMMD between two sets of (CLIP) embeddings, as the reference implementation computes it: L2-normalised, σ = 10, x 1000, biased."
     X, Y = _pair(X, Y)
-    return rbf_mmd(l2_normalise(X), l2_normalise(Y), CMMD_SIGMA, CMMD_SCALE, block_size, device)
+    return rbf_mmd(unit_rows(X, name="features", dtype=None), unit_rows(Y, name="features", dtype=None), CMMD_SIGMA, CMMD_SCALE, block_size, device)
 
 # %% ../nbs/07_metrics.ipynb #f14324ec
 CMMD_CLIP = "openai/clip-vit-large-patch14-336"
@@ -286,20 +297,6 @@ def make_cmmd_features(name:str="clip-vit-l-14-336", *, offers:dict|None=None, *
     return FEATURES.make(name, offers=offers, **options)
 
 # %% ../nbs/07_metrics.ipynb #9cce3432
-def unit_rows(X, reference=None, name:str="X") -> np.ndarray:
-    "Rows of `X`, standardised per dimension by `reference` (a matrix whose mean and std to use, or the pair (mean, std)), at unit length."
-    X = _features(X, name).astype(np.float64)
-    if reference is not None:
-        if isinstance(reference, tuple): mu, sd = (np.asarray(a, dtype=np.float64) for a in reference)
-        else:
-            R = _features(reference, "reference").astype(np.float64)
-            mu, sd = R.mean(0), R.std(0)
-        if mu.shape != (X.shape[1],): raise RebecaError(f"{name} has {X.shape[1]} features per row and reference has {mu.shape[-1]}")
-        X = (X - mu) / np.where(sd > 0, sd, 1.0)
-    norm = np.linalg.norm(X, axis=1, keepdims=True)
-    if (norm[:, 0] == 0).any(): raise RebecaError(f"{name}: row {int(np.flatnonzero(norm[:, 0] == 0)[0])} has zero length, so no cosine similarity")
-    return X / norm
-
 def _entropy_exp(lam:np.ndarray, q:float) -> float:
     "exp of the order-q Rényi entropy of the distribution `lam` (q = 1: Shannon; q = inf: min-entropy)."
     p = lam[lam > 1e-12]

@@ -236,19 +236,13 @@ class PriorData:
     @property
     def dim(self): return self.embeddings.shape[1]
 
-def prior_dataset(ratings:Ratings, ids:list, embeddings:np.ndarray) -> PriorData:
-    "Join `ratings` with an embedding store's `ids` and matrix."
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    if embeddings.ndim != 2 or len(ids) != len(embeddings): raise RebecaError(f"embeddings of shape {embeddings.shape} do not match {len(ids)} ids")
-    bad = ~np.isfinite(embeddings).all(1)
-    if bad.any(): raise RebecaError(f"embeddings contain NaN or inf in {int(bad.sum())} rows (first: image {ids[int(np.argmax(bad))]!r})")
-    row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df
-    rows = df.item.map(row_of)
-    if rows.isna().any():
+def prior_dataset(ratings:Ratings, catalog) -> PriorData:
+    "Join `ratings` with a `Catalog`'s embeddings (01_embeddings)."
+    df = ratings.rated(catalog)
+    if len(df) < len(ratings.df):
         import warnings
-        warnings.warn(f"{int(rows.isna().sum())} of {len(df)} ratings have no embedding (images not in the store); dropped")
-    df, rows = df[rows.notna()], rows[rows.notna()].astype(np.int64)
+        warnings.warn(f"{len(ratings.df) - len(df)} of {len(ratings.df)} ratings have no embedding (items not in the catalog); dropped")
+    rows = df.row
     splits = {}
     for name in ("train", "val", "test"):
         m = (df.split == name).to_numpy()
@@ -256,7 +250,7 @@ def prior_dataset(ratings:Ratings, ids:list, embeddings:np.ndarray) -> PriorData
                             rating=torch.as_tensor(df.like.to_numpy()[m], dtype=torch.long),
                             row=torch.as_tensor(rows.to_numpy()[m], dtype=torch.long))
     if len(splits["train"]["user"]) == 0: raise RebecaError("the training split is empty: no rating has an embedding")
-    return PriorData(torch.from_numpy(embeddings), splits, ratings.n_users, list(ratings.user_ids))
+    return PriorData(torch.from_numpy(catalog.X), splits, ratings.n_users, list(ratings.user_ids))
 
 # %% ../nbs/02_prior.ipynb #cead4d4b
 def drop_conditioning(user, rating, config:PriorConfig, null_user:int, generator=None):

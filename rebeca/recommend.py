@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 
 from .checkpoint import replace_folder
 from .core import RebecaError, atomic_write, save_tensors
-from .data import Ratings, prepare_ratings
-from .embeddings import catalog_embeddings
+from .data import Ratings, prepare_ratings, user_indices
+from .embeddings import Catalog
 from .prior import PRIOR_CONFIGS, PriorConfig, prior_dataset, train_prior
 from .sampling import TrainedPrior, sample_embeddings, sample_diverse, Diverse, knn_quality
-from .metrics import per_user_diversity
+from .metrics import per_user_diversity, unit_rows
 
 # %% auto #0
 __all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'BASELINES', 'ranking_metrics',
@@ -69,13 +69,12 @@ class HeldOut:
         return (f"HeldOut({self.split!r}: {len(self.users)} users, {sum(map(len, self.relevant))} held-out likes among {among}, "
                 f"{len(self.ids)} catalog items)")
 
-def held_out(ratings:Ratings, ids:list, split:str="test", candidates:str="catalog") -> HeldOut:
-    "The ranking task on `split` ('val' or 'test') of `ratings`, over the catalog `ids` or (candidates='rated') the split's rated items."
+def held_out(ratings:Ratings, catalog, split:str="test", candidates:str="catalog") -> HeldOut:
+    "The ranking task on `split` ('val' or 'test') of `ratings`, over the `Catalog` or (candidates='rated') the split's rated items."
     if split not in ("val", "test"): raise RebecaError(f"split={split!r}: expected 'val' or 'test'")
     if candidates not in ("catalog", "rated"): raise RebecaError(f"candidates={candidates!r}: expected 'catalog' or 'rated'")
-    row_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
-    df = ratings.df[ratings.df.item.isin(row_of.index)]
-    rows, users = row_of.loc[df.item].to_numpy(), df.user.to_numpy()
+    df = ratings.rated(catalog)
+    rows, users = df.row.to_numpy(), df.user.to_numpy()
     inside = (df.split == split).to_numpy()
     likes = inside & (df.like == 1).to_numpy()
     evaluated = np.unique(users[likes])
@@ -83,36 +82,26 @@ def held_out(ratings:Ratings, ids:list, split:str="test", candidates:str="catalo
     seen = pd.Series(rows[~inside]).groupby(users[~inside]).apply(np.asarray)
     empty = np.zeros(0, np.int64)
     shown = pd.Series(rows[inside]).groupby(users[inside]).apply(np.asarray) if candidates == "rated" else None
-    return HeldOut(list(ids), evaluated, [ratings.user_ids[u] for u in evaluated], [relevant[u] for u in evaluated],
+    return HeldOut(list(catalog.ids), evaluated, [ratings.user_ids[u] for u in evaluated], [relevant[u] for u in evaluated],
                    [seen.get(u, empty) for u in evaluated], split, None if shown is None else [shown[u] for u in evaluated])
 
 # %% ../nbs/11_recommend.ipynb #cd6b6304
-def _train_likes(ratings:Ratings, ids:list) -> tuple[np.ndarray, np.ndarray]:
-    "(user, catalog row) of every like in the training split."
-    row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "train") & (ratings.df.like == 1) & ratings.df.item.isin(row_of)]
-    return df.user.to_numpy(np.int64), df.item.map(row_of).to_numpy(np.int64)
-
-def _unit(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-
 class Popularity:
     "The items liked most often in training, for everyone."
     def __init__(self, counts): self.counts = np.asarray(counts, dtype=np.float32)
     @classmethod
-    def fit(cls, ratings:Ratings, ids:list, X=None):
-        _, rows = _train_likes(ratings, ids)
-        return cls(np.bincount(rows, minlength=len(ids)))
+    def fit(cls, ratings:Ratings, catalog):
+        _, rows = ratings.likes("train", catalog)
+        return cls(np.bincount(rows, minlength=len(catalog)))
     def scores(self, users): return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
 class ItemKNN:
     "Item-kNN in the embedding space: the sum of an item's cosine similarities to the user's `k` most similar training likes."
-    def __init__(self, X, likes_of:dict, k:int=20): self.Xn, self.likes_of, self.k = _unit(X), likes_of, k
+    def __init__(self, X, likes_of:dict, k:int=20): self.Xn, self.likes_of, self.k = unit_rows(X, dtype=np.float32), likes_of, k
     @classmethod
-    def fit(cls, ratings:Ratings, ids:list, X, k:int=20):
-        users, rows = _train_likes(ratings, ids)
-        return cls(X, {u: r for u, r in pd.Series(rows).groupby(users).apply(np.asarray).items()}, k)
+    def fit(cls, ratings:Ratings, catalog, k:int=20):
+        users, rows = ratings.likes("train", catalog)
+        return cls(catalog.X, {u: r for u, r in pd.Series(rows).groupby(users).apply(np.asarray).items()}, k)
     def scores(self, users):
         out = np.zeros((len(users), len(self.Xn)), np.float32)
         for j, u in enumerate(users):
@@ -127,13 +116,13 @@ class ALS:
     "Matrix factorisation of the training likes by alternating least squares (the `implicit` library's)."
     def __init__(self, user_factors, item_factors): self.U, self.V = user_factors, item_factors
     @classmethod
-    def fit(cls, ratings:Ratings, ids:list, X=None, factors:int=64, regularization:float=0.1, iterations:int=20, alpha:float=1.0,
+    def fit(cls, ratings:Ratings, catalog, factors:int=64, regularization:float=0.1, iterations:int=20, alpha:float=1.0,
             seed:int=0):
         import scipy.sparse as sp
         from threadpoolctl import threadpool_limits
         from implicit.cpu.als import AlternatingLeastSquares
-        users, rows = _train_likes(ratings, ids)
-        R = sp.csr_matrix((np.full(len(users), alpha, np.float32), (users, rows)), shape=(ratings.n_users, len(ids)))
+        users, rows = ratings.likes("train", catalog)
+        R = sp.csr_matrix((np.full(len(users), alpha, np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
         model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations, random_state=seed,
                                         num_threads=1)
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
@@ -145,10 +134,10 @@ class VerifierTop:
     "Items ranked by the verifier's v(U, I) (paper §4.3), trained here on the ratings and the catalog's embeddings."
     def __init__(self, verifier, X): self.verifier, self.X = verifier, np.asarray(X, dtype=np.float32)
     @classmethod
-    def fit(cls, ratings:Ratings, ids:list, X, **options):
+    def fit(cls, ratings:Ratings, catalog, **options):
         from rebeca.verifier import train_verifier
-        verifier, _ = train_verifier(ratings, ids, X, progress=False, **options)
-        return cls(verifier, X)
+        verifier, _ = train_verifier(ratings, catalog, progress=False, **options)
+        return cls(verifier, catalog.X)
     def scores(self, users): return self.verifier.probabilities(self.X, np.asarray(users))
 
 # %% ../nbs/11_recommend.ipynb #3eb30bdb
@@ -161,7 +150,7 @@ def retrieve_scores(samples, # (n, dim) one user's sampled embeddings
                    ) -> np.ndarray:
     "A score per catalog item from its cosine similarities to the samples."
     if rule not in RULES: raise RebecaError(f"rule={rule!r}: expected one of {RULES}")
-    S = _unit(samples) @ Xn.T
+    S = unit_rows(samples, dtype=np.float32) @ Xn.T
     if rule == "mean": return S.mean(0)
     if rule == "max": return S.max(0)
     from scipy.special import logsumexp
@@ -177,7 +166,7 @@ class GenerateRetrieve:
                 ):
         if rule not in RULES: raise RebecaError(f"rule={rule!r}: expected one of {RULES}")
         if diverse is not None and quality is None: raise RebecaError("diverse sampling needs a quality function (e.g. `knn_quality` of a verifier)")
-        self.prior, self.X, self.Xn = prior, np.asarray(X), _unit(X)
+        self.prior, self.X, self.Xn = prior, np.asarray(X), unit_rows(X, dtype=np.float32)
         self.guidance, self.n, self.rule, self.steps, self.scheduler = guidance, n, rule, steps, scheduler
         self.temperature, self.seed, self.batch_users, self.diverse, self.quality = temperature, seed, batch_users, diverse, quality
 
@@ -261,12 +250,12 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
 # %% ../nbs/11_recommend.ipynb #90c3f44d
 def permutation_table(verifier, # a trained `Verifier`
                       sets:dict, # name -> (embeddings (N, dim), owner user index per row)
-                      ratings:Ratings, ids:list, X, # the held-out likes' yardstick comes from these
+                      ratings:Ratings, catalog, # the held-out likes' yardstick comes from these
                       n_permutations:int=1000, seed:int=0) -> pd.DataFrame:
     "Algorithm 1 on every set and on the test split's held-out likes; `vs_heldout` is each effect over the yardstick's."
-    from rebeca.verifier import heldout_likes, permutation_test
-    rows, owners = heldout_likes(ratings, ids)
-    sets = dict(sets) | {"held-out likes": (np.asarray(X)[rows], owners)}
+    from rebeca.verifier import permutation_test
+    owners, rows = ratings.likes("test", catalog)
+    sets = dict(sets) | {"held-out likes": (catalog.X[rows], owners)}
     out = []
     for name, (E, u) in sets.items():
         result = permutation_test(verifier.probabilities(E), u, n_permutations=n_permutations, seed=seed)
@@ -320,10 +309,9 @@ def cpu_threads(n:int|None=None, # threads for torch on the CPU (None: `default_
 RECOMMENDER_JSON, CATALOG_FILE, RATINGS_FILE = "recommender.json", "catalog.safetensors", "ratings.parquet"
 RECOMMENDER_FORMAT = 2   # 2: users and items are named `user_id` and `item`
 
-def _check_catalog(ratings:Ratings, ids:list, missing:str) -> Ratings:
+def _check_catalog(ratings:Ratings, catalog, missing:str) -> Ratings:
     "Ratings whose items all have embeddings: an error naming the first item without one, or (missing='drop') those ratings dropped."
-    known = pd.Index(ids)
-    absent = ~ratings.df.item.isin(known)
+    absent = ~catalog.contains(ratings.df.item)
     if not absent.any(): return ratings
     first = ratings.df.item[absent].iloc[0]
     n_items = ratings.df.item[absent].nunique()
@@ -336,15 +324,14 @@ def _check_catalog(ratings:Ratings, ids:list, missing:str) -> Ratings:
 # %% ../nbs/11_recommend.ipynb #87e45afb
 class Recommender:
     "REBECA fit to a catalog: `sample` personalised embeddings, `recommend` catalog items, `evaluate` against baselines."
-    def __init__(self, folder, prior:TrainedPrior, ratings:Ratings, ids:list, X:np.ndarray, settings:dict,
+    def __init__(self, folder, prior:TrainedPrior, ratings:Ratings, catalog:Catalog, settings:dict,
                  guidance_curve:pd.DataFrame|None=None):
-        self.folder, self.prior, self.ratings, self.ids, self.X = Path(folder), prior, ratings, list(ids), X
+        self.folder, self.prior, self.ratings, self.catalog = Path(folder), prior, ratings, catalog
         self.settings, self.guidance_curve = settings, guidance_curve
-        self._row = {name: i for i, name in enumerate(self.ids)}
 
     def __repr__(self):
         s = self.settings
-        return (f"Recommender({self.ratings.n_users} users, {len(self.ids)} items of dim {self.X.shape[1]}, guidance {s['guidance']}, "
+        return (f"Recommender({self.ratings.n_users} users, {len(self.catalog.ids)} items of dim {self.catalog.X.shape[1]}, guidance {s['guidance']}, "
                 f"{s['n']} samples per user, rule {s['rule']!r}, in {str(self.folder)!r})")
 
     @property
@@ -352,25 +339,19 @@ class Recommender:
 
     def user_indices(self, users="all") -> np.ndarray:
         "User indices from 'all', a user id, or a list of them (ints are taken as user ids when the ratings' ids are numbers)."
-        if isinstance(users, str) and users == "all": return np.arange(self.ratings.n_users)
-        users = [users] if isinstance(users, (str, int, np.integer)) else list(users)
-        index = pd.Index([str(w) for w in self.ratings.user_ids])
-        found = index.get_indexer([str(u) for u in users])
-        if (found < 0).any():
-            bad = users[int(np.flatnonzero(found < 0)[0])]
-            rated = bad in set(self.ratings.raw.user_id) if self.ratings.raw is not None else False
-            why = (f"it has fewer than min_likes={self.ratings.params.get('min_likes')} likes in the ratings" if rated
-                   else "it is not in the ratings")
-            raise RebecaError(f"user {bad!r} cannot be recommended for: {why}")
-        return found.astype(np.int64)
+        def why(u):
+            rated = self.ratings.raw is not None and str(u) in set(self.ratings.raw.user_id.astype(str))
+            return f"user {u!r} cannot be recommended for: " + (f"it has fewer than min_likes={self.ratings.params.get('min_likes')} "
+                                                                "likes in the ratings" if rated else "it is not in the ratings")
+        return user_indices(self.ratings.user_ids, users, unknown=why)
 
     def ranker(self, guidance:float|None=None, n:int|None=None, rule:str|None=None, seed:int=0,
                diverse:Diverse|bool|None=None) -> GenerateRetrieve:
         "The generate-then-retrieve ranker with the fitted settings (or these); `diverse` (True: `Diverse()`) samples by `sample_diverse`."
         s = self.settings
         d = Diverse() if diverse is True else diverse or None
-        quality = knn_quality(self.verifier().probabilities(self.X), self.X, k=d.k) if d is not None else None
-        return GenerateRetrieve(self.prior, self.X, guidance=s["guidance"] if guidance is None else guidance, n=n or s["n"],
+        quality = knn_quality(self.verifier().probabilities(self.catalog.X), self.catalog.X, k=d.k) if d is not None else None
+        return GenerateRetrieve(self.prior, self.catalog.X, guidance=s["guidance"] if guidance is None else guidance, n=n or s["n"],
                                 rule=rule or s["rule"], steps=s["steps"], scheduler=s["scheduler"], temperature=s["temperature"],
                                 seed=seed, diverse=d, quality=quality)
 
@@ -387,13 +368,12 @@ class Recommender:
         with cpu_threads(self.settings.get("threads"), self.prior.device):
             S = np.array(self.ranker(seed=seed, diverse=diverse).scores(idx), dtype=np.float32)
         if exclude_seen:
-            df = self.ratings.df[self.ratings.df.item.isin(self._row)]
-            where = {u: g for u, g in df.groupby("user").item}
+            where = {u: g.to_numpy() for u, g in self.ratings.rated(self.catalog).groupby("user").row}
             for j, u in enumerate(idx):
-                if u in where: S[j, where[u].map(self._row).to_numpy()] = -np.inf
+                if u in where: S[j, where[u]] = -np.inf
         top = _top_k(S, k)
         return pd.DataFrame(dict(user=np.repeat([self.ratings.user_ids[u] for u in idx], k), rank=np.tile(np.arange(1, k + 1), len(idx)),
-                                 item=np.asarray(self.ids, dtype=object)[top.ravel()], score=np.take_along_axis(S, top, 1).ravel()))
+                                 item=np.asarray(self.catalog.ids, dtype=object)[top.ravel()], score=np.take_along_axis(S, top, 1).ravel()))
 
 # %% ../nbs/11_recommend.ipynb #e66c5149
 BASELINES = {"popularity": Popularity.fit, "item-kNN": ItemKNN.fit, "ALS": ALS.fit, "verifier top-k": VerifierTop.fit}
@@ -411,7 +391,7 @@ def _verifier(self:Recommender, progress:bool=False):
     "The verifier of these ratings and this catalog: trained once into `verifier/`, then read back."
     from rebeca.verifier import train_verifier
     if getattr(self, "_verifier_model", None) is None:
-        self._verifier_model, _ = train_verifier(self.ratings, self.ids, self.X, out=self.folder/"verifier", progress=progress)
+        self._verifier_model, _ = train_verifier(self.ratings, self.catalog, out=self.folder/"verifier", progress=progress)
     return self._verifier_model
 
 def _noue(self:Recommender, progress:bool=False,
@@ -426,7 +406,7 @@ def _noue(self:Recommender, progress:bool=False,
         try: cfg = dataclasses.replace(cfg, use_user=False, **overrides)
         except TypeError as e: raise RebecaError(f"noue: {e}; expected fields of PriorConfig") from None
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            train_prior(prior_dataset(self.ratings, self.ids, self.X), run, cfg, resume=(run/"checkpoint").is_dir(), progress=progress,
+            train_prior(prior_dataset(self.ratings, self.catalog), run, cfg, resume=(run/"checkpoint").is_dir(), progress=progress,
                         extra_meta=dict(overrides=overrides))
     return TrainedPrior(run, self.prior.device)
 
@@ -447,23 +427,23 @@ def _evaluate(self:Recommender,
     "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
-    task = held_out(self.ratings, self.ids, split, candidates)
+    task = held_out(self.ratings, self.catalog, split, candidates)
     generators = {"REBECA": self.ranker(seed=seed)}
     if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
     if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
-    if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.X, guidance=self.settings["guidance"], n=self.settings["n"],
+    if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.catalog.X, guidance=self.settings["guidance"], n=self.settings["n"],
                                                    rule=self.settings["rule"], steps=self.settings["steps"],
                                                    scheduler=self.settings["scheduler"], temperature=self.settings["temperature"], seed=seed)
     rankers = dict(generators)
     for name in baselines:
-        if name == "verifier top-k": rankers[name] = lambda: VerifierTop(self.verifier(), self.X)
-        else: rankers[name] = (lambda f: lambda: f(self.ratings, self.ids, self.X))(BASELINES[name])
+        if name == "verifier top-k": rankers[name] = lambda: VerifierTop(self.verifier(), self.catalog.X)
+        else: rankers[name] = (lambda f: lambda: f(self.ratings, self.catalog))(BASELINES[name])
     with cpu_threads(self.settings.get("threads"), self.prior.device):
-        table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.X)
+        table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.catalog.X)
         perm = None
         if permutation:
             sets = {name: g.sample(task.users) for name, g in generators.items()}
-            perm = permutation_table(self.verifier(), sets, self.ratings, self.ids, self.X, seed=seed)
+            perm = permutation_table(self.verifier(), sets, self.ratings, self.catalog, seed=seed)
     return Evaluation(table, perm, task)
 
 Recommender.evaluate = _evaluate
@@ -486,32 +466,32 @@ def _load(cls, path, device:str="cpu") -> Recommender:
     if meta.get("version", 1) < RECOMMENDER_FORMAT:
         raise RebecaError(f"{path/RECOMMENDER_JSON}: written in format {meta.get('version', 1)} by an earlier rebeca; fit the recommender again")
     tensors, header = read_tensors(path/CATALOG_FILE, rebuild="fit the recommender again")
-    ids, X = json.loads(header["ids"]), tensors["embeddings"].numpy()
+    catalog = Catalog(json.loads(header["ids"]), tensors["embeddings"].numpy(), json.loads(header.get("embedder", "{}")))
     if not (path/RATINGS_FILE).is_file(): raise RebecaError(f"{path/RATINGS_FILE}: no such file; fit the recommender again")
     df = pd.read_parquet(path/RATINGS_FILE)
     df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
     ratings = Ratings(df, np.array(meta["user_ids"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
     curve = pd.DataFrame(meta["guidance_curve"]) if meta.get("guidance_curve") else None
-    return cls(path, TrainedPrior(path/"prior", device), ratings, ids, X, meta["settings"], curve)
+    return cls(path, TrainedPrior(path/"prior", device), ratings, catalog, meta["settings"], curve)
 
 Recommender.save, Recommender.load = _save, classmethod(_load)
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
-def choose_guidance(prior:TrainedPrior, ratings:Ratings, ids:list, X, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
+def choose_guidance(prior:TrainedPrior, ratings:Ratings, catalog, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
                     max_users:int|None=200, # rank for at most this many validation users (sampling is the cost)
                     rules=None, # the rules to try on the same samples (default: the ranker's own)
                     progress:bool=False, **ranker) -> pd.DataFrame:
     "The validation likes ranked at every guidance scale of `grid` and every rule, over the catalog and (`rated_`) over the rated items."
-    catalog, rated = held_out(ratings, ids, "val").subset(max_users), held_out(ratings, ids, "val", candidates="rated").subset(max_users)
-    if len(catalog.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
+    whole, rated = held_out(ratings, catalog, "val").subset(max_users), held_out(ratings, catalog, "val", candidates="rated").subset(max_users)
+    if len(whole.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
     rows = []
     for w in tqdm(grid, desc="choosing guidance", disable=not progress):
-        g = GenerateRetrieve(prior, X, guidance=w, **ranker)
-        E, _ = g.sample(catalog.users)                                   # one sampling for every rule and both tasks
+        g = GenerateRetrieve(prior, catalog.X, guidance=w, **ranker)
+        E, _ = g.sample(whole.users)                                   # one sampling for every rule and both tasks
         for rule in (rules or [g.rule]):
-            S = np.stack([retrieve_scores(E[j * g.n:(j + 1) * g.n], g.Xn, rule, g.temperature) for j in range(len(catalog.users))])
+            S = np.stack([retrieve_scores(E[j * g.n:(j + 1) * g.n], g.Xn, rule, g.temperature) for j in range(len(whole.users))])
             row = {"guidance": float(w), "rule": rule}
-            for prefix, task in (("", catalog), ("rated_", rated)):
+            for prefix, task in (("", whole), ("rated_", rated)):
                 m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
                 row |= {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
             rows.append(row)
@@ -558,8 +538,8 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     if not isinstance(ratings, Ratings):
         ratings = prepare_ratings(ratings, columns=columns or {}, like_threshold=like_threshold, min_likes=min_likes,
                                   n_val=n_val, n_test=n_test, seed=split_seed, split=split)
-    ids, X, embedder = catalog_embeddings(embeddings)
-    ratings = _check_catalog(ratings, ids, missing)
+    catalog = Catalog.load(embeddings)
+    ratings = _check_catalog(ratings, catalog, missing)
     if isinstance(config, str):
         if config not in PRIOR_CONFIGS: raise RebecaError(f"config={config!r}: expected one of {list(PRIOR_CONFIGS)} or a PriorConfig")
         name, config = config, PRIOR_CONFIGS[config]
@@ -570,41 +550,40 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     if (out/RECOMMENDER_JSON).is_file() and not resume:
         raise RebecaError(f"{out}: already holds a fitted recommender; Recommender.load() it, or pass resume=True to fit it again here")
     out.mkdir(parents=True, exist_ok=True)
-    save_tensors({"embeddings": torch.from_numpy(X)}, out/CATALOG_FILE, {"ids": json.dumps(ids), "embedder": json.dumps(embedder)})
+    save_tensors({"embeddings": torch.from_numpy(catalog.X)}, out/CATALOG_FILE, {"ids": json.dumps(catalog.ids), "embedder": json.dumps(catalog.embedder)})
     df = ratings.df[[c for c in ("user", "user_id", "item", "rating", "time", "like", "split") if c in ratings.df]].copy()
     tmp = out/f".{RATINGS_FILE}.partial"; df.to_parquet(tmp, index=False); tmp.replace(out/RATINGS_FILE)
     with cpu_threads(threads, device):
         resume_prior = resume and (out/"prior"/"checkpoint").is_dir()
         if not ((out/"prior"/"prior.json").is_file() and not resume_prior):
-            train_prior(prior_dataset(ratings, ids, X), out/"prior", config, resume=resume_prior, progress=progress,
-                        extra_meta=dict(embedder=embedder))
+            train_prior(prior_dataset(ratings, catalog), out/"prior", config, resume=resume_prior, progress=progress,
+                        extra_meta=dict(embedder=catalog.embedder))
         prior = TrainedPrior(out/"prior", device)
         ranker = dict(n=n, rule="mean" if rule == "auto" else rule, steps=steps, scheduler=scheduler, temperature=temperature)
         curve = None
         if guidance == "auto":
-            curve = choose_guidance(prior, ratings, ids, X, guidance_grid, max_users=guidance_users, progress=progress,
+            curve = choose_guidance(prior, ratings, catalog, guidance_grid, max_users=guidance_users, progress=progress,
                                     rules=RULES if rule == "auto" else None, **ranker)
             if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[1:])}")
             best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule
             guidance, ranker["rule"] = float(curve.guidance[best]), str(curve.rule[best])
         elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
     settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None,
-                    guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=embedder,
+                    guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=catalog.embedder,
                     fit_seconds=round(time.time() - t0, 1), **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=RECOMMENDER_FORMAT, settings=settings,
                                                        user_ids=[str(w) for w in ratings.user_ids], ratings_source=ratings.source,
                                                        ratings_params=ratings.params,
                                                        guidance_curve=None if curve is None else curve.to_dict("records")), indent=1))
-    return Recommender(out, prior, ratings, ids, X, settings, curve)
+    return Recommender(out, prior, ratings, catalog, settings, curve)
 
 # %% ../nbs/11_recommend.ipynb #f01d4002
 def _append_ratings(self:Recommender, df:pd.DataFrame, write:bool=True):
     "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
-    index = {str(w): i for i, w in enumerate(self.prior.user_ids)}
     old = self.ratings.df
     pair = lambda w, i: w.astype(str) + "\x00" + i.astype(str)
     kept = old[~pair(old.user_id, old.item).isin(set(pair(df.user_id, df.item)))]
-    added = pd.DataFrame(dict(user=df.user_id.map(index).astype(np.int64), user_id=df.user_id, item=df.item, rating=df.rating,
+    added = pd.DataFrame(dict(user=user_indices(self.prior.user_ids, df.user_id.tolist()), user_id=df.user_id, item=df.item, rating=df.rating,
                               like=df.like.astype(old.like.dtype), split="train"))
     merged = pd.concat([kept.astype({"split": str}), added], ignore_index=True)
     merged["split"] = pd.Categorical(merged.split, categories=["train", "val", "test"])
@@ -627,9 +606,9 @@ def _add_user(self:Recommender,
     "Fold new users in without retraining (`fold_in`: only their own rows of the prior learn); saved in the folder. One row per user."
     from rebeca.foldin import fold_in, new_ratings, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.user_ids, replace=replace)
+    df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=replace)
     with cpu_threads(self.settings.get("threads"), self.prior.device):
-        report = fold_in(self.prior, df, self.ids, self.X, replace=replace, progress=progress, **fold)
+        report = fold_in(self.prior, df, self.catalog, replace=replace, progress=progress, **fold)
     save_prior(self.prior)
     self._append_ratings(df)
     return report
@@ -642,12 +621,12 @@ def _update(self:Recommender,
     "New ratings in: new users folded in, every rating added to the training split, then `epochs` more epochs of training; saved. What it cost."
     from rebeca.foldin import fold_in, new_ratings, update, save_prior
     threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.ids, columns=columns, like_threshold=threshold, known=self.user_ids, replace=True, require_like=False)
+    df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=True, require_like=False)
     fresh = ~df.user_id.isin(set(map(str, self.user_ids)))
     with cpu_threads(self.settings.get("threads"), self.prior.device):
-        if fresh.any(): fold_in(self.prior, df[fresh], self.ids, self.X, progress=progress, **fold)   # a new user needs a like
+        if fresh.any(): fold_in(self.prior, df[fresh], self.catalog, progress=progress, **fold)   # a new user needs a like
         self._append_ratings(df, write=False)
-        cost = update(self.prior, self.ratings, self.ids, self.X, epochs=epochs, progress=progress)
+        cost = update(self.prior, self.ratings, self.catalog, epochs=epochs, progress=progress)
     save_prior(self.prior)                                                  # once, after the fold-in and the training
     self._write_ratings()
     return cost | dict(new_users=int(df.user_id[fresh].nunique()), new_ratings=len(df))

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from .core import RebecaError, save_tensors
+from .data import user_indices
 from .prior import NULL_RATING, PRIOR_FORMAT, PriorConfig, load_prior
 
 # %% auto #0
@@ -50,18 +51,8 @@ class TrainedPrior:
 
     def user_indices(self, users) -> np.ndarray:
         "User indices from 'all', ints, or user ids; unknown users are an error that names them."
-        if isinstance(users, str) and users == "all": return np.arange(self.n_users)
-        users = [users] if isinstance(users, (str, int, np.integer)) else list(users)
-        users = [u.item() if isinstance(u, np.generic) else u for u in users]
-        out = []
-        for u in users:
-            if isinstance(u, (int, np.integer)) or (isinstance(u, str) and u.isdigit()):
-                u = int(u)
-                if not 0 <= u < self.n_users: raise RebecaError(f"user {u} is not in this prior (users 0..{self.n_users - 1})")
-                out.append(u)
-            elif u in self.user_ids: out.append(self.user_ids.index(u))
-            else: raise RebecaError(f"user {u!r} was not seen in training (not one of this prior's {self.n_users} user ids)")
-        return np.array(out, dtype=np.int64)
+        why = lambda u: f"user {u!r} was not seen in training (not one of this prior's {self.n_users} user ids, nor an index 0..{self.n_users - 1})"
+        return user_indices(self.user_ids, users, unknown=why)
 
 # %% ../nbs/03_sampling.ipynb #cb010c16
 SCHEDULERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
@@ -120,11 +111,10 @@ def sample_embeddings(prior:TrainedPrior, # a trained prior
     return torch.cat(outs).numpy(), user_per_row
 
 # %% ../nbs/03_sampling.ipynb #299b330c
-def liked_centroids(ratings, ids, embeddings) -> np.ndarray:
-    "Mean embedding of each user's liked training images: (n_users, dim)."
-    row = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.item.isin(row)]
-    return np.stack([embeddings[df.item[df.user == u].map(row).to_numpy()].mean(0) for u in range(ratings.n_users)])
+def liked_centroids(ratings, catalog) -> np.ndarray:
+    "Mean embedding of each user's liked training items: (n_users, dim)."
+    users, rows = ratings.likes("train", catalog)
+    return np.stack([catalog.X[rows[users == u]].mean(0) for u in range(ratings.n_users)])
 
 def personalisation(samples, users, centroids) -> pd.DataFrame:
     "Per user: mean distance of its samples to its own liked centroid, to other users' centroids, and whether own is nearest."

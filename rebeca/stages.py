@@ -158,7 +158,7 @@ def embedding_scale(X) -> dict:
 
 def embeddings_stage(c:dict, progress:bool=True):
     "The profile's embedder over every image: `c['store']`, `c['emb_key']`."
-    from rebeca.embeddings import make_embedder, extract_embeddings, load_embeddings
+    from rebeca.embeddings import Catalog, make_embedder, extract_embeddings
     P, out, root = c["P"], Path(c["out"]), Path(c["root"])
     e = P.embeddings
     folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e), tiny=P.tiny))
@@ -170,9 +170,9 @@ def embeddings_stage(c:dict, progress:bool=True):
             label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, precision=e.ae_precision, progress=progress,
             tiny=P.tiny or None))
         extract_embeddings(root, folder, embedder, batch_size=e.batch_size, loaders=_loaders(e.loaders), progress=progress)
-        mark_stage(folder, key, embedding_scale(load_embeddings(folder)[1]))
+        mark_stage(folder, key, embedding_scale(Catalog.load(folder).X))
     s = read_stage(folder)["info"]
-    if "outside_unit" not in s: s = embedding_scale(load_embeddings(folder)[1])       # a store made before the scale was recorded
+    if "outside_unit" not in s: s = embedding_scale(Catalog.load(folder).X)       # a store made before the scale was recorded
     c["store"], c["emb_key"], c["embedding_scale"] = folder, key, s
     print(f"embeddings: {s['rows']:,} x {s['dim']}; row norms {s['norm_mean']:.3g} on average ({s['norm_min']:.3g} to {s['norm_max']:.3g}); "
           f"{s['outside_unit']:.2%} of coordinates outside [-1, 1] (largest |x| {s['abs_max']:.3g}), which a prior with clip_sample=True "
@@ -222,10 +222,10 @@ FOLD_IN_PRIOR = "fold_in"           # the folder, under prior/, of the prior of 
 
 def prior_stage(c:dict, progress:bool=True):
     "Train REBECA's prior, the NoUE ablation (`prior.noue`) and the new-user experiment's prior of its kept users: `c['priors']`, name -> (run folder, key), and `c['fold_in_prior']`."
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.prior import PRIOR_CONFIGS, prior_dataset
     P, out, store = c["P"], Path(c["out"]), c["store"]
-    ids, X, record = load_embeddings(store)
+    catalog = Catalog.load(store)
     if P.prior.config not in PRIOR_CONFIGS: raise RebecaError(f"prior.config={P.prior.config!r}: expected one of {list(PRIOR_CONFIGS)}")
     config = PRIOR_CONFIGS[P.prior.config]
     switches = {k: getattr(P.prior, k) for k in ("max_epochs", "standardise", "clip_sample", "final_norm") if getattr(P.prior, k) is not None}
@@ -243,8 +243,8 @@ def prior_stage(c:dict, progress:bool=True):
                                config=dataclasses.asdict(cfg)) | ({"split": split} if split else {}))
         if not _fresh(folder, key):
             _started(folder, key)
-            jobs.append(dict(name=name, data=prior_dataset(ratings, ids, X), folder=folder, config=cfg, key=key,
-                             meta=dict(embedder=record["embedder"], embeddings=str(Path(store).resolve()))))
+            jobs.append(dict(name=name, data=prior_dataset(ratings, catalog), folder=folder, config=cfg, key=key,
+                             meta=dict(embedder=catalog.embedder, embeddings=str(Path(store).resolve()))))
         c["priors"][name] = (folder, key)
     c["fold_in_prior"] = c["priors"].pop(FOLD_IN_PRIOR, None)          # not a generator of the tables: the samples' key leaves it out
     train_priors(jobs, progress)
@@ -253,19 +253,19 @@ def prior_stage(c:dict, progress:bool=True):
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
 def selection_quality(c:dict, k:int=20, round_trip:bool=False):
     "The quality `sample_diverse` selects by: `knn_quality` of a verifier trained on the run's ratings (into `samples/selector`), through the decoder if `round_trip`."
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.sampling import knn_quality
     from rebeca.verifier import train_verifier
     v = c["P"].verifier
-    ids, X, _ = load_embeddings(c["store"])
-    verifier, _ = train_verifier(c["ratings"], ids, X, out=Path(c["out"])/"samples"/"selector", latent_dim=v.latent_dim,
+    catalog = Catalog.load(c["store"])
+    verifier, _ = train_verifier(c["ratings"], catalog, out=Path(c["out"])/"samples"/"selector", latent_dim=v.latent_dim,
                                  standardise=v.standardise, optimizer=v.optimizer, progress=False)
     trip = None
     if round_trip:
         from rebeca.decoding import RoundTrip
         from rebeca.embeddings import store_embedder
         trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c["store"]))
-    return knn_quality(verifier.probabilities(X), X, k=k, round_trip=trip)
+    return knn_quality(verifier.probabilities(catalog.X), catalog.X, k=k, round_trip=trip)
 
 DIVERSE = "REBECA_diverse"          # the varied set's name when it stands beside REBECA at the paper's guidance
 
@@ -273,7 +273,7 @@ def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
     import torch
     from rebeca.core import default_device
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, check_sample_scale, Diverse, sample_diverse
     s, out, priors = c["P"].sampling, Path(c["out"]), c["priors"]
     folder = out/"samples"
@@ -286,7 +286,7 @@ def sampling_stage(c:dict, progress:bool=True):
     files = {name: folder/f"{name}.safetensors" for name in plan}
     if not _fresh(folder, key):
         _started(folder, key)
-        loaded, catalog = {}, load_embeddings(c["store"])[1]
+        loaded, catalog = {}, Catalog.load(c["store"]).X
         for name, (prior_name, w) in plan.items():
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
@@ -489,27 +489,22 @@ def topics_stage(c:dict, progress:bool=True):
     c["topics"] = result
 
 # %% ../nbs/09a_stages.ipynb #8d5581a1
-def _liked_rows(ratings, ids):
-    row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.like == 1) & ratings.df.item.isin(row_of)]
-    return np.unique(df.item.map(row_of).to_numpy())
-
 def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
     "FID, CMMD and per-user CMMD of every samples set against the liked catalog, both pools decoded by the profile's decoder."
     from rebeca.decoding import RoundTrip
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.metrics import frechet_distance, cmmd, per_user_diversity
     from rebeca.sampling import load_samples
     ratings = c["ratings"]
-    ids, X, _ = load_embeddings(c["store"])
+    catalog = Catalog.load(c["store"])
+    X = catalog.X
     decoder = profile_decoder(c, progress=False)
     trips = {k: RoundTrip(decoder, f) for k, f in features.items()}       # one round trip per distinct feature extractor
     fid_of, cmmd_of = (lambda F: F[c["P"].metrics.fid]), (lambda F: F[c["P"].metrics.cmmd_features])
     R = {k: rt(X) for k, rt in trips.items()}
-    real = {k: r[_liked_rows(ratings, ids)] for k, r in R.items()}
-    row_of = {name: i for i, name in enumerate(ids)}
-    train_likes = ratings.df[(ratings.df.like == 1) & (ratings.df.split == "train") & ratings.df.item.isin(row_of)]
-    own = {u: cmmd_of(R)[g.item.map(row_of).to_numpy()] for u, g in train_likes.groupby("user")}
+    real = {k: r[np.unique(ratings.likes(None, catalog)[1])] for k, r in R.items()}
+    users, rows = ratings.likes("train", catalog)
+    own = {u: cmmd_of(R)[rows[users == u]] for u in np.unique(users)}
     per_user = lambda F, users: float(np.mean([cmmd(own[u], F[users == u]) for u in np.unique(users) if u in own]))
     rows = {}
     for name in names:
@@ -583,8 +578,8 @@ def metrics_stage(c:dict, names=None):
                               images=len(G[m.fid]), real_images=len(real[m.fid]))
     table = pd.DataFrame(rows).T
     if "Vendi" not in table:
-        from rebeca.embeddings import load_embeddings
-        catalog = load_embeddings(c["store"])[1]
+        from rebeca.embeddings import Catalog
+        catalog = Catalog.load(c["store"]).X
         table["Vendi"] = [samples_vendi(c, name, catalog) for name in table.index]
     atomic_write(folder/"metrics.csv", table.to_csv())
     for name, df in tables_1_2(P, table).items(): save_table(df, out, name)       # Tables 1-2 need nothing after this stage
@@ -597,10 +592,10 @@ def fold_in_stage(c:dict, progress:bool=True):
     import matplotlib.pyplot as plt
     import torch
     from rebeca.checkpoint import load_model
-    from rebeca.embeddings import load_embeddings
+    from rebeca.embeddings import Catalog
     from rebeca.foldin import fold_in_experiment, fold_in_methods, fold_in_table, plot_fold_in
     from rebeca.sampling import TrainedPrior, sample_embeddings, load_samples
-    from rebeca.verifier import Verifier, heldout_likes, permutation_test
+    from rebeca.verifier import Verifier, permutation_test
     P, out = c["P"], Path(c["out"])
     f, s, folder = P.fold_in, P.sampling, out/"fold_in"
     w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
@@ -610,10 +605,11 @@ def fold_in_stage(c:dict, progress:bool=True):
                            decoding=_outputs(P.decoding)))
     if not _fresh(folder, key):
         _started(folder, key)
-        ids, X, _ = load_embeddings(c["store"])
+        catalog = Catalog.load(c["store"])
+        X = catalog.X
         main = TrainedPrior(c["priors"]["REBECA"][0])
         batch = {"batch": f.batch} if f.batch else {}                   # the amortised start shares it, so the fold-in goes on from it
-        exp = fold_in_experiment(c["ratings"], ids, X, folder, main.config, holdout=f.holdout, ks=[k or None for k in f.ks],
+        exp = fold_in_experiment(c["ratings"], catalog, folder, main.config, holdout=f.holdout, ks=[k or None for k in f.ks],
                                  methods=fold_in_methods(f.steps, **batch), n=n, guidance_scale=w,
                                  steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress, prior_run=kept[0])
         held, owners = exp["held"], np.repeat(exp["held"], n)
@@ -627,8 +623,8 @@ def fold_in_stage(c:dict, progress:bool=True):
                                      generator=torch.Generator().manual_seed(s.seed))[0], owners
         sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw("REBECA", f"REBECA_w{w:g}")}
         if "NoUE" in c["priors"]: sets["NoUE"] = draw("NoUE", "NoUE")
-        sets["random catalog"] = (X[np.random.default_rng(s.seed).integers(0, len(ids), len(owners))], owners)
-        rows, who = heldout_likes(c["ratings"], ids)
+        sets["random catalog"] = (X[np.random.default_rng(s.seed).integers(0, len(catalog), len(owners))], owners)
+        who, rows = c["ratings"].likes("test", catalog)
         sets["held-out likes"] = (X[rows[np.isin(who, held)]], who[np.isin(who, held)])
         truth, verifier = ground_truth(c), load_model(Verifier, out/"verify"/"verifier"/"model").eval()
         rates = truth.like_rates(c["ratings"], c["store"], sets, out/"verify", decoder=profile_decoder(c, progress), progress=progress) if truth is not None else None

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from .data import Ratings, split_per_user
+from .embeddings import Catalog
 
 # %% auto #0
 __all__ = ['PRIOR_CODE', 'toy_problem', 'toy_prior_config', 'toy_prior_key', 'toy_prior', 'image_folder', 'toy_decoder',
@@ -21,7 +22,7 @@ __all__ = ['PRIOR_CODE', 'toy_problem', 'toy_prior_config', 'toy_prior_key', 'to
 
 # %% ../nbs/00c_testing.ipynb #130ca588
 def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
-    "A synthetic (Ratings, ids, embeddings, centres): each user likes images near its own centre and dislikes images near the others'."
+    "A synthetic (Ratings, Catalog, centres): each user likes images near its own centre and dislikes images near the others'."
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 3, (n_users, dim))
     X, rows = [], []
@@ -32,7 +33,7 @@ def toy_problem(n_users:int=6, dim:int=16, per_user:int=120, seed:int=0):
             X.append(c + rng.normal(0, 0.5, dim)); rows.append((u, f"W{u}", f"img{len(X) - 1}", 5 if like else 1, int(like)))
     df = split_per_user(pd.DataFrame(rows, columns=["user", "user_id", "item", "rating", "like"]), n_val=10, n_test=10, seed=0)
     ratings = Ratings(df, np.array([f"W{u}" for u in range(n_users)], dtype=object), df, "toy")
-    return ratings, [f"img{i}" for i in range(len(X))], np.array(X, dtype=np.float32), centres
+    return ratings, Catalog([f"img{i}" for i in range(len(X))], np.array(X, dtype=np.float32)), centres
 
 # %% ../nbs/00c_testing.ipynb #0d635a93
 import contextlib, hashlib, importlib.util, json, os, shutil, tempfile
@@ -50,11 +51,11 @@ def _sources(modules=PRIOR_CODE) -> dict:
     return {m: Path(importlib.util.find_spec(m).origin).read_text() for m in modules}
 
 def toy_prior_key(config, data, code:dict|None=None) -> str:
-    "The cache key of a prior trained with `config` on `data` (ratings, ids, embeddings) by the code `code` (module -> source; default: PRIOR_CODE's)."
+    "The cache key of a prior trained with `config` on `data` (ratings, catalog) by the code `code` (module -> source; default: PRIOR_CODE's)."
     from dataclasses import asdict
     import diffusers
-    ratings, ids, X = data
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    ratings, catalog = data
+    ids, X = catalog.ids, catalog.X
     h = hashlib.sha256()
     for name, text in sorted((code if code is not None else _sources()).items()): h.update(f"{name}\n{text}\n".encode())
     h.update(json.dumps(dict(config=asdict(config), user_ids=[str(w) for w in ratings.user_ids], ids=[str(i) for i in ids],
@@ -74,15 +75,15 @@ def _locked(path:Path):
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
 def toy_prior(config=None, # a `PriorConfig` (default: `toy_prior_config()`)
-              data=None, # (ratings, ids, embeddings) (default: `toy_problem()`'s)
+              data=None, # (ratings, catalog) (default: `toy_problem()`'s)
               cache_dir=None, # default: <system temp>/rebeca-toy-priors
               into=None, # copy the run to this folder (which must not exist) and return the copy
               progress:bool=False) -> Path:
     "The run folder of a prior that `train_prior` trained with `config` on `data`: trained once per key, then shared (read-only)."
     from rebeca.prior import prior_dataset, train_prior
     config = config if config is not None else toy_prior_config()
-    ratings, ids, X = data if data is not None else toy_problem()[:3]
-    key = toy_prior_key(config, (ratings, ids, X))
+    ratings, catalog = data if data is not None else toy_problem()[:2]
+    key = toy_prior_key(config, (ratings, catalog))
     root = Path(cache_dir if cache_dir is not None else Path(tempfile.gettempdir())/"rebeca-toy-priors")
     root.mkdir(parents=True, exist_ok=True)
     run = root/key
@@ -92,7 +93,7 @@ def toy_prior(config=None, # a `PriorConfig` (default: `toy_prior_config()`)
                 shutil.rmtree(run, ignore_errors=True)            # a folder without prior.json is no run (it cannot come from here)
                 work = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}-"))
                 try:
-                    train_prior(prior_dataset(ratings, ids, X), work/"run", config, progress=progress)
+                    train_prior(prior_dataset(ratings, catalog), work/"run", config, progress=progress)
                     os.rename(work/"run", run)
                 finally: shutil.rmtree(work, ignore_errors=True)
     if into is None: return run

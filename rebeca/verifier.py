@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .core import RebecaError, Registry, atomic_write
 from .data import Ratings
 from .checkpoint import load_model
-from .embeddings import load_embeddings
+from .embeddings import Catalog
 from .sampling import load_samples
 
 log = logging.getLogger(__name__)
@@ -91,26 +91,19 @@ def binary_report(y, p) -> dict:
                 accuracy=float(((p >= 0.5) == (y == 1)).mean()), n=int(len(y)), positives=float(y.mean()))
 
 # %% ../nbs/05_verifier.ipynb #5555092f
-def _verifier_rows(ratings:Ratings, ids:list):
-    "user, embedding row, like and split of every rating whose image is in the store."
-    row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df
-    rows = df.item.map(row_of)
-    missing = rows.isna()
-    if missing.all(): raise RebecaError("no rated image is in the embedding store: do the ratings and the store belong together?")
-    if missing.any(): log.warning(f"{int(missing.sum())} ratings have no embedding and are left out")
-    df = df[~missing]
-    return (df.user.to_numpy(np.int64), rows[~missing].to_numpy(np.int64), df.like.to_numpy(np.float32),
-            df.split.astype(str).to_numpy())
+def _verifier_rows(ratings:Ratings, catalog):
+    "user, catalog row, like and split of every rating whose item is in the catalog."
+    df = ratings.rated(catalog)
+    if len(df) == 0: raise RebecaError("no rated image is in the embedding store: do the ratings and the store belong together?")
+    if len(df) < len(ratings.df): log.warning(f"{len(ratings.df) - len(df)} ratings have no embedding and are left out")
+    return (df.user.to_numpy(np.int64), df.row.to_numpy(np.int64), df.like.to_numpy(np.float32), df.split.astype(str).to_numpy())
 
-def train_verifier(ratings:Ratings, ids:list, embeddings, out=None, latent_dim:int=80, user_bias:bool=True,
+def train_verifier(ratings:Ratings, catalog, out=None, latent_dim:int=80, user_bias:bool=True,
                    item_linear:bool=True, lr:float=0.01, weight_decay:float=0.0, max_steps:int=2000, patience:int=50,
                    min_delta:float=1e-4, val_fraction:float=0.1, seed:int=0, device:str="cpu", progress:bool=True,
                    standardise:bool=True, optimizer:str="adamw") -> tuple[Verifier, dict]:
     "Train the verifier on the train+val ratings; report held-out quality on the test split. Saved to `out/` if given."
-    X = np.asarray(embeddings, dtype=np.float32)
-    if X.ndim != 2 or len(X) != len(ids): raise RebecaError(f"embeddings of shape {X.shape} do not match {len(ids)} ids")
-    if not np.isfinite(X).all(): raise RebecaError(f"embeddings row {int(np.flatnonzero(~np.isfinite(X).all(1))[0])} is not finite")
+    X = catalog.X
     if optimizer not in ("adam", "adamw"): raise RebecaError(f"optimizer={optimizer!r}: expected 'adam' or 'adamw'")
     settings = dict(latent_dim=latent_dim, user_bias=user_bias, item_linear=item_linear, lr=lr, weight_decay=weight_decay,
                     max_steps=max_steps, patience=patience, min_delta=min_delta, val_fraction=val_fraction, seed=seed)
@@ -119,7 +112,7 @@ def train_verifier(ratings:Ratings, ids:list, embeddings, out=None, latent_dim:i
         meta = json.loads((Path(out)/"verifier.json").read_text())
         if meta.get("settings") == settings and meta.get("n_ratings") == len(ratings.df):
             return load_model(Verifier, Path(out)/"model").to(device).eval(), meta
-    user, row, like, split = _verifier_rows(ratings, ids)
+    user, row, like, split = _verifier_rows(ratings, catalog)
     pool, test = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
     rng = np.random.default_rng(seed)
     pool = rng.permutation(pool)
@@ -219,23 +212,21 @@ def plot_permutation_test(result:PermutationTest, ax=None, label:str="REBECA"):
     return ax
 
 # %% ../nbs/05_verifier.ipynb #9d87914d
-def random_catalog(ids:list, n_users:int, n:int, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
-    "(store rows, owners): `n` random catalog images per user."
+def random_catalog(catalog, n_users:int, n:int, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
+    "(catalog rows, owners): `n` random catalog items per user."
     rng = np.random.default_rng(seed)
-    return rng.integers(0, len(ids), n_users * n), np.repeat(np.arange(n_users), n)
+    return rng.integers(0, len(catalog), n_users * n), np.repeat(np.arange(n_users), n)
 
-def heldout_likes(ratings:Ratings, ids:list) -> tuple[np.ndarray, np.ndarray]:
-    "(store rows, owners): each user's liked images of the test split."
-    row_of = {name: i for i, name in enumerate(ids)}
-    df = ratings.df[(ratings.df.split == "test") & (ratings.df.like == 1) & ratings.df.item.isin(row_of)]
-    return df.item.map(row_of).to_numpy(np.int64), df.user.to_numpy(np.int64)
+def heldout_likes(ratings:Ratings, catalog) -> tuple[np.ndarray, np.ndarray]:
+    "(catalog rows, owners): each user's liked items of the test split (`Ratings.likes`, in the order of a comparison set)."
+    users, rows = ratings.likes("test", catalog)
+    return rows, users
 
-def verifier_top(verifier:Verifier, ratings:Ratings, ids:list, embeddings, n:int) -> tuple[np.ndarray, np.ndarray]:
-    "(store rows, owners): per user, the `n` catalog images with the highest v(u, I) among those the user did not rate."
-    P = verifier.probabilities(embeddings)
-    row_of = {name: i for i, name in enumerate(ids)}
-    seen = ratings.df[ratings.df.item.isin(row_of)]
-    P[seen.user.to_numpy(), seen.item.map(row_of).to_numpy()] = -1.0
+def verifier_top(verifier:Verifier, ratings:Ratings, catalog, n:int) -> tuple[np.ndarray, np.ndarray]:
+    "(catalog rows, owners): per user, the `n` catalog items with the highest v(u, I) among those the user did not rate."
+    P = verifier.probabilities(catalog.X)
+    seen = ratings.rated(catalog)
+    P[seen.user.to_numpy(), seen.row.to_numpy()] = -1.0
     top = np.argsort(-P, axis=1, kind="stable")[:, :n]
     return top.ravel(), np.repeat(np.arange(P.shape[0]), n)
 
@@ -262,10 +253,10 @@ def verify(ratings:Ratings, # prepared ratings
            progress:bool=True) -> dict:
     "Train/reuse the verifier and run Algorithm 1 on each of `samples` (name -> samples file), also after `round_trip` if given."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    ids, X, record = load_embeddings(store)
-    verifier, vrep = train_verifier(ratings, ids, X, out=out/"verifier", progress=progress, **(verifier_kwargs or {}))
+    catalog = Catalog.load(store)
+    verifier, vrep = train_verifier(ratings, catalog, out=out/"verifier", progress=progress, **(verifier_kwargs or {}))
     result = dict(verifier={k: v for k, v in vrep.items() if k != "history"}, permutation_tests={}, store=str(store))
-    loaded = load_sample_sets(ratings, samples, X.shape[1])
+    loaded = load_sample_sets(ratings, samples, catalog.dim)
     for name, (S, users) in loaded.items():
         res = permutation_test(verifier.probabilities(S), users, n_permutations, seed)
         result["permutation_tests"][name] = dict(embeddings="direct", **res.summary())

@@ -21,7 +21,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from ..core import RebecaError, atomic_write, default_device
 from ..checkpoint import load_model
 from ..decoding import Decoder
-from ..embeddings import load_embeddings
+from ..embeddings import Catalog
 from .world import FACTORS, ShapesWorld, load_world, render_image, scene_targets, scene_table
 from .autoencoder import to_tensor, resolve_precision
 
@@ -64,7 +64,8 @@ def train_scene_reader(store, factors:pd.DataFrame, out=None, epochs:int=60, bat
     if out is not None and (Path(out)/"reader.json").is_file():
         meta = json.loads((Path(out)/"reader.json").read_text())
         if meta.get("settings") == settings: return load_model(SceneReader, Path(out)/"model").eval(), meta
-    ids, X = (load_embeddings(store)[:2]) if not isinstance(store, tuple) else store
+    catalog = Catalog.load(store)
+    ids, X = catalog.ids, catalog.X
     X = torch.as_tensor(np.asarray(X, dtype=np.float32))
     if "image" not in factors: raise RebecaError("train_scene_reader: the factors table has no 'image' column")
     missing = sorted(set(ids) - set(factors.image))

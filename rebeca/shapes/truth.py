@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..core import RebecaError
 from ..data import IMAGE_DIR, Ratings
-from ..embeddings import load_embeddings
+from ..embeddings import Catalog
 from ..metrics import per_user_diversity, vendi_score
 from ..verifier import GroundTruth, Verifier, auc, random_catalog, heldout_likes, verifier_top
 from ..topics import Captioner, KINDS, topic_hits
@@ -51,13 +51,13 @@ def ground_truth_table(scores:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     return per_user, pooled
 
 # %% ../../nbs/shapes/03_truth.ipynb #dde7f7b3
-def verifier_truth_agreement(verifier:Verifier, world, ratings:Ratings, ids:list, embeddings, factors:pd.DataFrame) -> pd.DataFrame:
+def verifier_truth_agreement(verifier:Verifier, world, ratings:Ratings, catalog, factors:pd.DataFrame) -> pd.DataFrame:
     "Per user: Spearman(v(u, I), p_like(u, I)) over the catalog, and the AUC of v for the top decile of p_like."
     from scipy.stats import spearmanr
-    P = verifier.probabilities(embeddings)
+    P = verifier.probabilities(catalog.X)
     rows = []
     for u in range(P.shape[0]):
-        truth = true_like(world, np.full(len(ids), ratings.user_ids[u]), factors)
+        truth = true_like(world, np.full(len(catalog), ratings.user_ids[u]), factors)
         top = truth >= np.quantile(truth, 0.9)
         rows.append(dict(user=u, user_id=ratings.user_ids[u], spearman=float(spearmanr(P[u], truth).statistic),
                          top_decile_auc=auc(top, P[u]) if 0 < top.sum() < len(top) else np.nan))
@@ -102,9 +102,9 @@ def _agreement(a:pd.DataFrame, b:pd.DataFrame) -> dict:
 
 # %% ../../nbs/shapes/03_truth.ipynb #cad951db
 @patch
-def _probe(self:ShapesTruth, ids, X, autoencoder, out, on_originals:bool, progress:bool=True):
+def _probe(self:ShapesTruth, catalog, autoencoder, out, on_originals:bool, progress:bool=True):
     "The factor probe (trained in `out/probe`, or reused), the catalog's images it reads and its report."
-    world = self.world
+    world, ids, X = self.world, catalog.ids, catalog.X
     factors = world.factors.set_index("image").loc[list(ids)].reset_index()
     recon = _decode_tensors(autoencoder, X)
     catalog_images = torch.stack([_as_tensor(world, i) for i in ids]) if on_originals else recon
@@ -122,13 +122,13 @@ def _probe(self:ShapesTruth, ids, X, autoencoder, out, on_originals:bool, progre
 def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:dict, out, decoder=None, images:dict|None=None,
            progress:bool=True) -> dict:
     "True like rates and diversity of each samples set (name -> (embeddings, users)), decoded by `decoder` (`images`: name -> the decoded images)."
-    ids, X, record = load_embeddings(store)
-    checkpoint = record["embedder"].get("checkpoint")
-    if record["embedder"].get("name") != "shapes-autoencoder" or not checkpoint:
-        raise RebecaError(f"the ground truth needs a store of the shapes autoencoder; {store} was made by {record['embedder'].get('name')}")
+    catalog = Catalog.load(store)
+    X, checkpoint = catalog.X, catalog.embedder.get("checkpoint")
+    if catalog.embedder.get("name") != "shapes-autoencoder" or not checkpoint:
+        raise RebecaError(f"the ground truth needs a store of the shapes autoencoder; {store} was made by {catalog.embedder.get('name')}")
     autoencoder = load_model(ShapesAutoencoder, checkpoint).eval()
     scene = isinstance(decoder, ShapesSceneDecoder)
-    probe, factors, catalog_images, probe_report = self._probe(ids, X, autoencoder, out, on_originals=scene, progress=progress)
+    probe, factors, catalog_images, probe_report = self._probe(catalog, autoencoder, out, on_originals=scene, progress=progress)
     world, workers, out = self.world, np.asarray(ratings.user_ids), Path(out)
     scores, via_probe, painted, diversity = {}, {}, {}, {}
     for name, (S, users) in samples.items():
@@ -138,11 +138,11 @@ def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:
         diversity[name] = set_diversity(S, users, read, X)
         read.assign(user=users).to_csv(out/f"factors_{name}.csv", index=False)
         if scene: painted[name] = _agreement(decoder.read(S), read)     # does the probe read back what was painted?
-    catalog = {"random catalog": random_catalog(ids, ratings.n_users, self.n_catalog, self.seed),
-               "held-out likes": heldout_likes(ratings, ids),
-               f"verifier top-{self.n_catalog}": verifier_top(verifier, ratings, ids, X, self.n_catalog)}
+    chosen = {"random catalog": random_catalog(catalog, ratings.n_users, self.n_catalog, self.seed),
+              "held-out likes": heldout_likes(ratings, catalog),
+              f"verifier top-{self.n_catalog}": verifier_top(verifier, ratings, catalog, self.n_catalog)}
     read_catalog = read_factors(probe, catalog_images)
-    for name, (rows, users) in catalog.items():
+    for name, (rows, users) in chosen.items():
         scores[name] = (users, true_like(world, workers[users], factors.iloc[rows]))
         diversity[name] = set_diversity(X[rows], users, factors.iloc[rows], X)
         via_probe[name] = float(true_like(world, workers[users], read_catalog.iloc[rows]).mean())
@@ -150,24 +150,24 @@ def verify(self:ShapesTruth, ratings:Ratings, store, verifier:Verifier, samples:
     pooled["via_probe"] = pd.Series(via_probe)
     pooled = pooled.join(pd.DataFrame(diversity).T)
     per_user.to_csv(out/"ground_truth_per_user.csv")
-    agreement = verifier_truth_agreement(verifier, world, ratings, ids, X, factors)
+    agreement = verifier_truth_agreement(verifier, world, ratings, catalog, factors)
     agreement.to_csv(out/"verifier_truth_agreement.csv", index=False)
     return dict(probe=probe_report, decoder=decoder.name if decoder is not None else "shapes",
                 **({"probe_reads_painted": painted} if painted else {}),
                 table=pooled.reset_index(names="method").to_dict("records"),
-                oracle=self.oracle_frontier(ratings, ids, X).to_dict("records"),
+                oracle=self.oracle_frontier(ratings, catalog).to_dict("records"),
                 users_beating={f"{a} > {b}": float((per_user[a] > per_user[b]).mean()) for a in samples for b in per_user.columns if b != a},
                 verifier_truth=dict(spearman_mean=float(agreement.spearman.mean()), spearman_min=float(agreement.spearman.min()),
                                     top_decile_auc_mean=float(agreement.top_decile_auc.mean())))
 
 # %% ../../nbs/shapes/03_truth.ipynb #118fe0dd
 @patch
-def oracle_frontier(self:ShapesTruth, ratings:Ratings, ids:list, X, exponents=(0, 1, 2, 4, 8, 16, 32, 64, np.inf), n:int|None=None) -> pd.DataFrame:
+def oracle_frontier(self:ShapesTruth, ratings:Ratings, catalog, exponents=(0, 1, 2, 4, 8, 16, 32, 64, np.inf), n:int|None=None) -> pd.DataFrame:
     "Per exponent a: the true like rate and per-user Vendi score of n catalog images per user drawn with probability ∝ p_like^a (inf: the top n)."
-    n = n or self.n_catalog
-    factors = self.world.factors.set_index("image").loc[list(ids)].reset_index()
+    n, X = n or self.n_catalog, catalog.X
+    factors = self.world.factors.set_index("image").loc[list(catalog.ids)].reset_index()
     rng = np.random.default_rng(self.seed)
-    P = np.stack([true_like(self.world, np.full(len(ids), w), factors) for w in ratings.user_ids])
+    P = np.stack([true_like(self.world, np.full(len(catalog), w), factors) for w in ratings.user_ids])
     rows = []
     for a in exponents:
         like, vendi = [], []
@@ -184,9 +184,9 @@ def oracle_frontier(self:ShapesTruth, ratings:Ratings, ids:list, X, exponents=(0
 @patch
 def like_rates(self:ShapesTruth, ratings:Ratings, store, samples:dict, out, decoder=None, progress:bool=True) -> dict:
     "name -> the true P(like) of each row of `samples` (name -> (embeddings, users)), read by the probe (reused from `out/probe`)."
-    ids, X, record = load_embeddings(store)
-    autoencoder = load_model(ShapesAutoencoder, record["embedder"]["checkpoint"]).eval()
-    probe = self._probe(ids, X, autoencoder, out, on_originals=isinstance(decoder, ShapesSceneDecoder), progress=progress)[0]
+    catalog = Catalog.load(store)
+    autoencoder = load_model(ShapesAutoencoder, catalog.embedder["checkpoint"]).eval()
+    probe = self._probe(catalog, autoencoder, out, on_originals=isinstance(decoder, ShapesSceneDecoder), progress=progress)[0]
     workers, rates = np.asarray(ratings.user_ids), {}
     for name, (S, users) in samples.items():
         if decoder is None: images = _decode_tensors(autoencoder, S)
