@@ -229,12 +229,12 @@ def pipeline_profile(args):
     from dataclasses import replace
     from rebeca.profile import load_profile
     p = load_profile("flickr-aes", overlays=["smoke"])
-    return replace(p, tiny=False,
+    return replace(p,
                    data=replace(p.data, fake=dict(images=args.images, users=args.users, seed=0), min_likes=3, n_val=1, n_test=1),
-                   embeddings=replace(p.embeddings, batch_size=64),
+                   embeddings=replace(p.embeddings, embedder="openclip-vit-h-14", batch_size=64),
                    sampling=replace(p.sampling, n=args.n, sweep=[10.0], diverse=dict(oversample=3, guidance_scale=1.0, alpha=8, k=5, steps=10)),
-                   decoding=replace(p.decoding, steps=args.steps, n=args.decode_n, sweep_n=args.decode_n, prompts=list(args.prompts)),
-                   metrics=replace(p.metrics, real_pool="likes"))      # every like: at small counts the test split's are too few for FID
+                   decoding=replace(p.decoding, decoder="sd15-ip-adapter", steps=args.steps, n=args.decode_n, sweep_n=args.decode_n, prompts=list(args.prompts)),
+                   metrics=replace(p.metrics, fid="inception", cmmd_features="clip-vit-l-14-336", real_pool="likes"))      # every like: at small counts the test split's are too few for FID
 
 
 def stage_work(out, p):

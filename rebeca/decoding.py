@@ -21,8 +21,8 @@ from .sampling import load_samples
 
 # %% auto #0
 __all__ = ['PROMPTS', 'SD15', 'DECODERS', 'Decoder', 'image_grid', 'sample_index', 'decode_samples', 'SD15IPAdapterDecoder',
-           'tiny_sd_pipeline', 'random_ip_adapter', 'tiny_ip_adapter_pipeline', 'sd15_ip_adapter', 'make_decoder',
-           'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
+           'tiny_sd_pipeline', 'random_ip_adapter', 'tiny_ip_adapter_pipeline', 'sd15_ip_adapter',
+           'sd15_ip_adapter_tiny', 'make_decoder', 'RoundTrip', 'FolderRoundTrip', 'plot_liked_vs_generated']
 
 # %% ../nbs/04_decoding.ipynb #d66f6766
 class Decoder:
@@ -222,25 +222,35 @@ def sd15_ip_adapter(steps:int=100, # denoising steps (the paper's 100)
                     device:str|None=None, # device (default: a GPU if there is one)
                     dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
                     embedder:dict|None=None, # the record of the embedder that made the samples, checked before any download
-                    tiny:bool=False, # a tiny random pipeline and adapter of the same classes instead (smoke runs; no download)
                     model:str=SD15, ip_adapter:str="h94/IP-Adapter") -> SD15IPAdapterDecoder:
-    "The paper's decoder, SD1.5 + IP-Adapter, with downloaded weights (or, if `tiny`, tiny random ones)."
-    need = SD15IPAdapterDecoder
-    dim = need.embed_dim if not tiny else (embedder or {}).get("dim", 32)      # a tiny adapter reads the tiny embedder's width
+    "The paper's decoder, SD1.5 + IP-Adapter, with downloaded weights."
+    need, dim = SD15IPAdapterDecoder, SD15IPAdapterDecoder.embed_dim
     if embedder and (embedder.get("name"), embedder.get("dim", dim)) != (need.embedder, dim):
         raise RebecaError(f"decoder 'sd15-ip-adapter' needs {need.embed_dim}-d {need.embedder!r} embeddings; got "
                           f"{embedder.get('dim', '?')}-d embeddings from {embedder.get('name')!r}")
     if scheduler not in ("default", "dpm"): raise RebecaError(f"scheduler={scheduler!r}: expected 'default' or 'dpm'")
     device = default_device(device)
     dtype = torch_dtype(dtype, device)
-    if tiny:
-        pipe = _with_scheduler(tiny_ip_adapter_pipeline(embed_dim=dim), scheduler).to(device=device, dtype=dtype)
-        return SD15IPAdapterDecoder(pipe, steps, guidance_scale, ip_adapter_scale, height=32, width=32)
     return SD15IPAdapterDecoder.from_pretrained(model, ip_adapter, device=device, dtype=dtype, scheduler=scheduler,
                                                 num_inference_steps=steps, guidance_scale=guidance_scale, ip_adapter_scale=ip_adapter_scale)
 
+def sd15_ip_adapter_tiny(steps:int=50, guidance_scale:float=7.5, ip_adapter_scale:float=1.0, scheduler:str="default",
+                         device:str|None=None, dtype:str|None=None,
+                         embedder:dict|None=None, # the record of the tiny embedder that made the samples: the adapter reads its width
+                         **_) -> SD15IPAdapterDecoder:
+    "The tiny pipeline and a random adapter, of SD1.5 + IP-Adapter's classes (smoke runs; no download)."
+    if embedder and embedder.get("name") != "openclip-vit-h-14-tiny":
+        raise RebecaError(f"decoder 'sd15-ip-adapter-tiny' reads 'openclip-vit-h-14-tiny' embeddings; got {embedder.get('name')!r}")
+    if scheduler not in ("default", "dpm"): raise RebecaError(f"scheduler={scheduler!r}: expected 'default' or 'dpm'")
+    device = default_device(device)
+    pipe = _with_scheduler(tiny_ip_adapter_pipeline(embed_dim=(embedder or {}).get("dim", 32)), scheduler)
+    decoder = SD15IPAdapterDecoder(pipe.to(device=device, dtype=torch_dtype(dtype, device)), steps, guidance_scale, ip_adapter_scale, height=32, width=32)
+    decoder.name, decoder.embedder = "sd15-ip-adapter-tiny", "openclip-vit-h-14-tiny"
+    return decoder
+
 DECODERS = Registry("decoder")
 DECODERS.register("sd15-ip-adapter", sd15_ip_adapter)
+DECODERS.register("sd15-ip-adapter-tiny", sd15_ip_adapter_tiny)     # the smoke run's stand-in
 DECODERS.register("shapes", "rebeca.shapes.autoencoder:pixel_decoder")
 DECODERS.register("shapes-scene", "rebeca.shapes.scene:scene_decoder")
 

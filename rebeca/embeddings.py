@@ -26,9 +26,9 @@ log = logging.getLogger("rebeca")
 __all__ = ['log', 'IMAGE_EXTENSIONS', 'VIT_H14', 'VIT_H14_PRETRAINED', 'IP_ADAPTER_REPO', 'IP_ADAPTER_ENCODER', 'EMBEDDERS',
            'STORE_JSON', 'STORE_MATRIX', 'STORE_INDEX', 'DEFAULT_TEXT_MODEL', 'list_images', 'read_image', 'Embedder',
            'vit_h14_config', 'OpenCLIPEmbedder', 'TransformersCLIPEmbedder', 'transformers_vision_config',
-           'openclip_to_transformers', 'tiny_openclip_config', 'openclip_vit_h14', 'make_embedder', 'read_store_record',
-           'load_embeddings', 'read_matrix', 'item_matrix', 'save_embeddings', 'Catalog', 'load_sentence_model',
-           'embed_texts', 'text_store', 'store_embedder', 'extract_embeddings']
+           'openclip_to_transformers', 'tiny_openclip_config', 'openclip_vit_h14', 'openclip_vit_h14_tiny',
+           'make_embedder', 'read_store_record', 'load_embeddings', 'read_matrix', 'item_matrix', 'save_embeddings',
+           'Catalog', 'load_sentence_model', 'embed_texts', 'text_store', 'store_embedder', 'extract_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #87b700b3
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -185,20 +185,23 @@ def tiny_openclip_config() -> dict:
 def openclip_vit_h14(source:str="open_clip", # 'open_clip' (laion2b_s32b_b79k) or 'transformers' (IP-Adapter SD1.5's image encoder)
                      device:str|None=None, # device (default: a GPU if there is one)
                      dtype:str|None=None, # 'float16' or 'float32' (default: float16 on a GPU, float32 on a CPU)
-                     tiny:bool=False, # a tiny random model of the same structure and name instead (smoke runs; no download)
                     ) -> Embedder:
-    "The paper's image encoder, OpenCLIP ViT-H-14, with downloaded weights (or, if `tiny`, a tiny random one)."
+    "The paper's image encoder, OpenCLIP ViT-H-14, with downloaded weights."
     if source not in ("open_clip", "transformers"): raise RebecaError(f"source={source!r}: expected 'open_clip' or 'transformers'")
     device = default_device(device)
-    dtype = torch_dtype(dtype, device)
-    if tiny:
-        config = tiny_openclip_config()
-        if source == "open_clip": return OpenCLIPEmbedder.from_config(config, name="openclip-vit-h-14", device=device)
-        return TransformersCLIPEmbedder.from_config(transformers_vision_config(config), name="openclip-vit-h-14", device=device)
-    return (OpenCLIPEmbedder if source == "open_clip" else TransformersCLIPEmbedder).from_pretrained(device=device, dtype=dtype)
+    return (OpenCLIPEmbedder if source == "open_clip" else TransformersCLIPEmbedder).from_pretrained(device=device, dtype=torch_dtype(dtype, device))
+
+def openclip_vit_h14_tiny(source:str="open_clip", # the same two loaders as `openclip_vit_h14`
+                          device:str|None=None, **_) -> Embedder:
+    "A tiny random model of ViT-H-14's structure, by either loader (smoke runs; no download)."
+    if source not in ("open_clip", "transformers"): raise RebecaError(f"source={source!r}: expected 'open_clip' or 'transformers'")
+    config, device, name = tiny_openclip_config(), default_device(device), "openclip-vit-h-14-tiny"
+    if source == "open_clip": return OpenCLIPEmbedder.from_config(config, name=name, device=device)
+    return TransformersCLIPEmbedder.from_config(transformers_vision_config(config), name=name, device=device)
 
 EMBEDDERS = Registry("embedder")
 EMBEDDERS.register("openclip-vit-h-14", openclip_vit_h14)
+EMBEDDERS.register("openclip-vit-h-14-tiny", openclip_vit_h14_tiny)     # the smoke run's stand-in
 EMBEDDERS.register("shapes", "rebeca.shapes.autoencoder:shapes_embedder", aliases=("shapes-autoencoder",))
 
 def make_embedder(name:str, *, offers:dict|None=None, **options) -> Embedder:
@@ -397,8 +400,8 @@ def store_embedder(store, device:str|None=None) -> Embedder:
     record = read_store_record(store)
     if record is None: raise RebecaError(f"{store}: not an embedding store (no {STORE_JSON}); make one with `rebeca embed`")
     e = record["embedder"]
-    source, tiny = e.get("source", "").split(":")[0] or None, ":random:" in e.get("source", "")
-    return make_embedder(e["name"], offers=dict(checkpoint=e.get("checkpoint"), source=source, device=device, tiny=tiny or None))
+    source = e.get("source", "").split(":")[0] or None
+    return make_embedder(e["name"], offers=dict(checkpoint=e.get("checkpoint"), source=source, device=device))
 
 # %% ../nbs/01_embeddings.ipynb #399ec94e
 class _Images(torch.utils.data.Dataset):

@@ -267,25 +267,22 @@ class TinyFeatureNet(Embedder):
 # %% ../nbs/07_metrics.ipynb #348ab48f
 def inception(mode:str="clean", # clean-fid's mode ('clean', the paper's)
               device:str|None=None, # device (default: a GPU if there is one)
-              tiny:bool=False, # a tiny random network in its place (smoke runs; no download)
              ) -> Embedder:
-    "FID's features: clean-fid's Inception-v3 (downloads its weights once), or a tiny random stand-in."
-    if tiny:
-        return TinyFeatureNet(device=default_device(device))
+    "FID's features: clean-fid's Inception-v3 (downloads its weights once)."
     return InceptionEmbedder.from_pretrained(mode, device)
 
 def clip_vit_l_14_336(path:str=CMMD_CLIP, # a hub id or a local copy
                       device:str|None=None, # device (default: a GPU if there is one)
-                      tiny:bool=False, # a tiny random CLIP of the same classes instead (smoke runs; no download)
                      ) -> Embedder:
-    "CMMD's features: CLIP ViT-L/14@336 (downloads once), or a tiny random CLIP."
-    if tiny:
-        return CMMDEmbedder.from_config(tiny_clip_vision_config(), name="clip-vit-l-14-336", device=default_device(device))
+    "CMMD's features: CLIP ViT-L/14@336 (downloads once)."
     return CMMDEmbedder.from_pretrained(path, device)
 
 FEATURES = Registry("feature extractor")
 FEATURES.register("inception", inception)
 FEATURES.register("clip-vit-l-14-336", clip_vit_l_14_336)
+FEATURES.register("inception-tiny", lambda device=None, **_: TinyFeatureNet(device=default_device(device)))            # the smoke run's
+FEATURES.register("clip-vit-l-14-336-tiny", lambda device=None, **_: CMMDEmbedder.from_config(                       # stand-ins
+    tiny_clip_vision_config(), name="clip-vit-l-14-336-tiny", device=default_device(device)))
 FEATURES.register("store", store_embedder)
 
 def make_fid_features(name:str="inception", *, offers:dict|None=None, **options) -> Embedder:

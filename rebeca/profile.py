@@ -165,7 +165,6 @@ class Profile:
     topics: TopicsSection = field(default_factory=TopicsSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
     fold_in: FoldInSection | None = None   # the fold-in experiment; None: not run
-    tiny: bool = False              # tiny random stand-ins for the pretrained models (smoke runs)
     overlays: list[str] = field(default_factory=list)   # the overlays merged in, in order
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)

@@ -21,124 +21,13 @@ from .data import Ratings, prepare_ratings, user_indices
 from .embeddings import Catalog
 from .prior import PRIOR_CONFIGS, PriorConfig, prior_dataset, train_prior
 from .sampling import TrainedPrior, sample_embeddings, sample_diverse, Diverse, knn_quality
-from .metrics import per_user_diversity, unit_rows
+from .metrics import unit_rows
+from .evaluation import HeldOut, held_out, ranking_metrics, rank_items, evaluate_rankers, permutation_table, Evaluation, _top_k, _mask
+from .baselines import BASELINES, Popularity, ItemKNN, ALS, VerifierTop
 
 # %% auto #0
-__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'BASELINES', 'ranking_metrics',
-           'HeldOut', 'held_out', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'retrieve_scores', 'GenerateRetrieve',
-           'rank_items', 'evaluate_rankers', 'permutation_table', 'default_threads', 'cpu_threads', 'Recommender',
-           'Evaluation', 'choose_guidance', 'fit']
-
-# %% ../nbs/11_recommend.ipynb #5ba665fd
-def ranking_metrics(top, # (n_lists, >= k) item indices, best first
-                    relevant, # per list: the relevant item indices
-                    k:int=10) -> pd.DataFrame:
-    "Per ranked list: precision, recall, hit rate and NDCG at `k` against binary relevance."
-    top = np.asarray(top)
-    if top.ndim != 2 or top.shape[1] < k: raise RebecaError(f"ranked lists of shape {top.shape}: need at least k={k} items per list")
-    if len(relevant) != len(top): raise RebecaError(f"{len(top)} ranked lists for {len(relevant)} relevant sets")
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    rows = []
-    for ranked, rel in zip(top[:, :k], relevant):
-        rel = np.unique(np.asarray(rel)); hit = np.isin(ranked, rel); m = len(rel)
-        rows.append(dict(precision=hit.mean(), recall=hit.sum() / m if m else np.nan, hit_rate=float(hit.any()),
-                         ndcg=(hit * discount).sum() / discount[:min(m, k)].sum() if m else np.nan))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/11_recommend.ipynb #f3d84d97
-@dataclass
-class HeldOut:
-    "A ranking task: per evaluated user, the catalog rows of the held-out likes and of the items already rated."
-    ids: list              # the catalog's item ids, in the embedding matrix's row order
-    users: np.ndarray      # the evaluated users' indices (those with a like in the split)
-    user_ids: list         # their ids, as the ratings name them
-    relevant: list         # per evaluated user: catalog rows of its likes in the split
-    seen: list             # per evaluated user: catalog rows it rated outside the split (never candidates)
-    split: str
-    candidates: list | None = None   # per evaluated user: the only rows that may be ranked (None: the catalog minus `seen`)
-
-    def subset(self, n:int|None, seed:int=0) -> HeldOut:
-        "At most `n` of the users, drawn at random (seeded), in their original order."
-        if n is None or n >= len(self.users): return self
-        keep = np.sort(np.random.default_rng(seed).choice(len(self.users), n, replace=False))
-        pick = lambda xs: None if xs is None else [xs[i] for i in keep]
-        return HeldOut(self.ids, self.users[keep], pick(self.user_ids), pick(self.relevant), pick(self.seen), self.split, pick(self.candidates))
-
-    def __repr__(self):
-        among = "the catalog" if self.candidates is None else "the items rated in the split"
-        return (f"HeldOut({self.split!r}: {len(self.users)} users, {sum(map(len, self.relevant))} held-out likes among {among}, "
-                f"{len(self.ids)} catalog items)")
-
-def held_out(ratings:Ratings, catalog, split:str="test", candidates:str="catalog") -> HeldOut:
-    "The ranking task on `split` ('val' or 'test') of `ratings`, over the `Catalog` or (candidates='rated') the split's rated items."
-    if split not in ("val", "test"): raise RebecaError(f"split={split!r}: expected 'val' or 'test'")
-    if candidates not in ("catalog", "rated"): raise RebecaError(f"candidates={candidates!r}: expected 'catalog' or 'rated'")
-    df = ratings.rated(catalog)
-    rows, users = df.row.to_numpy(), df.user.to_numpy()
-    inside = (df.split == split).to_numpy()
-    likes = inside & (df.like == 1).to_numpy()
-    evaluated = np.unique(users[likes])
-    relevant = pd.Series(rows[likes]).groupby(users[likes]).apply(np.asarray)
-    seen = pd.Series(rows[~inside]).groupby(users[~inside]).apply(np.asarray)
-    empty = np.zeros(0, np.int64)
-    shown = pd.Series(rows[inside]).groupby(users[inside]).apply(np.asarray) if candidates == "rated" else None
-    return HeldOut(list(catalog.ids), evaluated, [ratings.user_ids[u] for u in evaluated], [relevant[u] for u in evaluated],
-                   [seen.get(u, empty) for u in evaluated], split, None if shown is None else [shown[u] for u in evaluated])
-
-# %% ../nbs/11_recommend.ipynb #cd6b6304
-class Popularity:
-    "The items liked most often in training, for everyone."
-    def __init__(self, counts): self.counts = np.asarray(counts, dtype=np.float32)
-    @classmethod
-    def fit(cls, ratings:Ratings, catalog):
-        _, rows = ratings.likes("train", catalog)
-        return cls(np.bincount(rows, minlength=len(catalog)))
-    def scores(self, users): return np.broadcast_to(self.counts, (len(users), len(self.counts)))
-
-class ItemKNN:
-    "Item-kNN in the embedding space: the sum of an item's cosine similarities to the user's `k` most similar training likes."
-    def __init__(self, X, likes_of:dict, k:int=20): self.Xn, self.likes_of, self.k = unit_rows(X, dtype=np.float32), likes_of, k
-    @classmethod
-    def fit(cls, ratings:Ratings, catalog, k:int=20):
-        users, rows = ratings.likes("train", catalog)
-        return cls(catalog.X, {u: r for u, r in pd.Series(rows).groupby(users).apply(np.asarray).items()}, k)
-    def scores(self, users):
-        out = np.zeros((len(users), len(self.Xn)), np.float32)
-        for j, u in enumerate(users):
-            liked = self.likes_of.get(int(u))
-            if liked is None: continue
-            s = self.Xn @ self.Xn[liked].T
-            if s.shape[1] > self.k: s = np.partition(s, -self.k, axis=1)[:, -self.k:]
-            out[j] = s.sum(1)
-        return out
-
-class ALS:
-    "Matrix factorisation of the training likes by alternating least squares (the `implicit` library's)."
-    def __init__(self, user_factors, item_factors): self.U, self.V = user_factors, item_factors
-    @classmethod
-    def fit(cls, ratings:Ratings, catalog, factors:int=64, regularization:float=0.1, iterations:int=20, alpha:float=1.0,
-            seed:int=0):
-        import scipy.sparse as sp
-        from threadpoolctl import threadpool_limits
-        from implicit.cpu.als import AlternatingLeastSquares
-        users, rows = ratings.likes("train", catalog)
-        R = sp.csr_matrix((np.full(len(users), alpha, np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
-        model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations, random_state=seed,
-                                        num_threads=1)
-        with threadpool_limits(1, "blas"), warnings.catch_warnings():
-            warnings.simplefilter("ignore"); model.fit(R, show_progress=False)
-        return cls(np.asarray(model.user_factors), np.asarray(model.item_factors))
-    def scores(self, users): return self.U[np.asarray(users)] @ self.V.T
-
-class VerifierTop:
-    "Items ranked by the verifier's v(U, I) (paper §4.3), trained here on the ratings and the catalog's embeddings."
-    def __init__(self, verifier, X): self.verifier, self.X = verifier, np.asarray(X, dtype=np.float32)
-    @classmethod
-    def fit(cls, ratings:Ratings, catalog, **options):
-        from rebeca.verifier import train_verifier
-        verifier, _ = train_verifier(ratings, catalog, progress=False, **options)
-        return cls(verifier, catalog.X)
-    def scores(self, users): return self.verifier.probabilities(self.X, np.asarray(users))
+__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'retrieve_scores',
+           'GenerateRetrieve', 'default_threads', 'cpu_threads', 'Recommender', 'choose_guidance', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #3eb30bdb
 RULES = ("mean", "max", "softmax")
@@ -200,69 +89,6 @@ class GenerateRetrieve:
         E, _ = self.sample(users)
         return np.stack([retrieve_scores(E[j * self.n:(j + 1) * self.n], self.Xn, self.rule, self.temperature)
                          for j in range(len(users))])
-
-# %% ../nbs/11_recommend.ipynb #7cc587e1
-def _top_k(S, k:int) -> np.ndarray:
-    "Column indices of the k largest scores per row, best first (ties: the lower index first)."
-    order = np.argsort(-S, axis=1, kind="stable")
-    return order[:, :k]
-
-def _mask(S, task:HeldOut, start:int=0) -> np.ndarray:
-    "Scores of users start.. of `task` with the non-candidates at -inf (a copy)."
-    S = np.array(S, dtype=np.float32)
-    for j in range(len(S)):
-        if task.candidates is None: S[j, task.seen[start + j]] = -np.inf
-        else: keep = S[j, task.candidates[start + j]]; S[j] = -np.inf; S[j, task.candidates[start + j]] = keep
-    return S
-
-def rank_items(ranker, task:HeldOut, k:int=10, batch_users:int=512) -> np.ndarray:
-    "The top `k` catalog rows for each of `task`'s users, leaving out the items each rated outside the split."
-    tops = [_top_k(_mask(ranker.scores(task.users[s:s + batch_users]), task, s), k) for s in range(0, len(task.users), batch_users)]
-    return np.concatenate(tops) if tops else np.zeros((0, k), np.int64)
-
-def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no arguments that builds it, timed as its fit)
-                     task:HeldOut, k:int=10,
-                     truth=None, # optional: truth(user ids, item ids) -> the true probability of a like of each pair
-                     progress:bool=True,
-                     X=None, # optional: the catalog's embeddings, for the per-user diversity of each list (`vendi@k`)
-                    ) -> pd.DataFrame:
-    "One row per ranker: precision, recall, hit rate and NDCG at `k` on the task's held-out likes (and list diversity); `attrs['top']` keeps the lists."
-    rows, tops = [], {}
-    for name, ranker in tqdm(rankers.items(), desc="evaluating", unit="method", disable=not progress):
-        t0 = time.perf_counter()
-        if callable(ranker) and not hasattr(ranker, "scores"): ranker = ranker()
-        t1 = time.perf_counter()
-        top = rank_items(ranker, task, k)
-        per_user = ranking_metrics(top, task.relevant, k)
-        m = per_user.mean()
-        row = {"method": name, **{f"{c}@{k}": float(m[c]) for c in m.index},
-               f"ndcg@{k} se": float(per_user.ndcg.std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan}
-        if truth is not None:
-            row["true_like"] = float(np.mean(truth(np.repeat(task.user_ids, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
-        if X is not None and len(top):
-            row[f"vendi@{k}"] = float(per_user_diversity(np.asarray(X)[top.ravel()], np.repeat(np.arange(len(top)), top.shape[1]), reference=X).vendi.mean())
-        row |= dict(fit_s=round(t1 - t0, 2), rank_s=round(time.perf_counter() - t1, 2))
-        rows.append(row); tops[name] = top
-    table = pd.DataFrame(rows).set_index("method")
-    table.attrs["top"] = tops
-    return table
-
-# %% ../nbs/11_recommend.ipynb #90c3f44d
-def permutation_table(verifier, # a trained `Verifier`
-                      sets:dict, # name -> (embeddings (N, dim), owner user index per row)
-                      ratings:Ratings, catalog, # the held-out likes' yardstick comes from these
-                      n_permutations:int=1000, seed:int=0) -> pd.DataFrame:
-    "Algorithm 1 on every set and on the test split's held-out likes; `vs_heldout` is each effect over the yardstick's."
-    from rebeca.verifier import permutation_test
-    owners, rows = ratings.likes("test", catalog)
-    sets = dict(sets) | {"held-out likes": (catalog.X[rows], owners)}
-    out = []
-    for name, (E, u) in sets.items():
-        result = permutation_test(verifier.probabilities(E), u, n_permutations=n_permutations, seed=seed)
-        out.append(dict(set=name, **result.summary()))
-    table = pd.DataFrame(out).set_index("set")
-    table["vs_heldout"] = table.effect_sd / table.effect_sd["held-out likes"]
-    return table
 
 # %% ../nbs/11_recommend.ipynb #fedbe04e
 def _busy_cores(seconds:float=0.1) -> float|None:
@@ -375,106 +201,141 @@ class Recommender:
         return pd.DataFrame(dict(user=np.repeat([self.ratings.user_ids[u] for u in idx], k), rank=np.tile(np.arange(1, k + 1), len(idx)),
                                  item=np.asarray(self.catalog.ids, dtype=object)[top.ravel()], score=np.take_along_axis(S, top, 1).ravel()))
 
-# %% ../nbs/11_recommend.ipynb #e66c5149
-BASELINES = {"popularity": Popularity.fit, "item-kNN": ItemKNN.fit, "ALS": ALS.fit, "verifier top-k": VerifierTop.fit}
+    def verifier(self, progress:bool=False):
+        "The verifier of these ratings and this catalog: trained once into `verifier/`, then read back."
+        from rebeca.verifier import train_verifier
+        if getattr(self, "_verifier_model", None) is None:
+            self._verifier_model, _ = train_verifier(self.ratings, self.catalog, out=self.folder/"verifier", progress=progress)
+        return self._verifier_model
 
-@dataclass
-class Evaluation:
-    "The ranking table (one row per method), the permutation tests beside their yardstick, and the task they were run on."
-    table: pd.DataFrame
-    permutation: pd.DataFrame | None
-    task: HeldOut
-    def _repr_markdown_(self): return self.table.to_markdown(floatfmt=".4f")
-    def __repr__(self): return self.table.to_string(float_format=lambda v: f"{v:.4f}")
+    def noue(self, progress:bool=False,
+             **overrides, # PriorConfig fields that differ from REBECA's prior, e.g. max_epochs=15 for a shorter fit
+             ) -> TrainedPrior:
+        "The NoUE ablation (paper §4.5): the same prior trained with the user always dropped, into `noue/` (resumed if there)."
+        run = self.folder/"noue"
+        meta = json.loads((run/"prior.json").read_text()) if (run/"prior.json").is_file() else None
+        if meta is not None and meta.get("overrides", {}) != overrides: shutil.rmtree(run); meta = None      # trained otherwise: again
+        if meta is None or meta.get("complete") is False:
+            cfg = self.prior.config
+            try: cfg = dataclasses.replace(cfg, use_user=False, **overrides)
+            except TypeError as e: raise RebecaError(f"noue: {e}; expected fields of PriorConfig") from None
+            with cpu_threads(self.settings.get("threads"), self.prior.device):
+                train_prior(prior_dataset(self.ratings, self.catalog), run, cfg, resume=(run/"checkpoint").is_dir(), progress=progress,
+                            extra_meta=dict(overrides=overrides))
+        return TrainedPrior(run, self.prior.device)
 
-def _verifier(self:Recommender, progress:bool=False):
-    "The verifier of these ratings and this catalog: trained once into `verifier/`, then read back."
-    from rebeca.verifier import train_verifier
-    if getattr(self, "_verifier_model", None) is None:
-        self._verifier_model, _ = train_verifier(self.ratings, self.catalog, out=self.folder/"verifier", progress=progress)
-    return self._verifier_model
-
-def _noue(self:Recommender, progress:bool=False,
-          **overrides, # PriorConfig fields that differ from REBECA's prior, e.g. max_epochs=15 for a shorter fit
-         ) -> TrainedPrior:
-    "The NoUE ablation (paper §4.5): the same prior trained with the user always dropped, into `noue/` (resumed if there)."
-    run = self.folder/"noue"
-    meta = json.loads((run/"prior.json").read_text()) if (run/"prior.json").is_file() else None
-    if meta is not None and meta.get("overrides", {}) != overrides: shutil.rmtree(run); meta = None      # trained otherwise: again
-    if meta is None or meta.get("complete") is False:
-        cfg = self.prior.config
-        try: cfg = dataclasses.replace(cfg, use_user=False, **overrides)
-        except TypeError as e: raise RebecaError(f"noue: {e}; expected fields of PriorConfig") from None
+    def evaluate(self,
+                 split:str="test", # the held-out split: 'test', or 'val'
+                 k:int=10, # the list length
+                 candidates:str="catalog", # rank the whole catalog (less what each user rated before), or only the split's 'rated' items
+                 baselines=tuple(BASELINES), # which of BASELINES to run beside REBECA
+                 unconditional:bool=True, # also the prior's unconditional samples (guidance 0), generate-then-retrieve
+                 noue:bool|dict=False, # also the NoUE ablation (trains a second prior, once); a dict: its PriorConfig overrides, e.g. dict(max_epochs=15)
+                 permutation:bool=True, # the permutation test of each generator, with the held-out likes as its yardstick
+                 truth=None, # optional truth(user ids, item ids) -> true P(like), for a table column `true_like`
+                 diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
+                 seed:int=0, progress:bool=True) -> Evaluation:
+        "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
+        unknown = [b for b in baselines if b not in BASELINES]
+        if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
+        task = held_out(self.ratings, self.catalog, split, candidates)
+        generators = {"REBECA": self.ranker(seed=seed)}
+        if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
+        if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
+        if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.catalog.X, guidance=self.settings["guidance"], n=self.settings["n"],
+                                                       rule=self.settings["rule"], steps=self.settings["steps"],
+                                                       scheduler=self.settings["scheduler"], temperature=self.settings["temperature"], seed=seed)
+        rankers = dict(generators)
+        for name in baselines:
+            if name == "verifier top-k": rankers[name] = lambda: VerifierTop(self.verifier(), self.catalog.X)
+            else: rankers[name] = (lambda f: lambda: f(self.ratings, self.catalog))(BASELINES[name])
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            train_prior(prior_dataset(self.ratings, self.catalog), run, cfg, resume=(run/"checkpoint").is_dir(), progress=progress,
-                        extra_meta=dict(overrides=overrides))
-    return TrainedPrior(run, self.prior.device)
+            table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.catalog.X)
+            perm = None
+            if permutation:
+                sets = {name: g.sample(task.users) for name, g in generators.items()}
+                perm = permutation_table(self.verifier(), sets, self.ratings, self.catalog, seed=seed)
+        return Evaluation(table, perm, task)
 
-Recommender.verifier, Recommender.noue = _verifier, _noue
+    def save(self, path, overwrite:bool=False) -> Path:
+        "Copy this recommender's folder (without the training checkpoint) to `path`, atomically."
+        path = Path(path)
+        if path.resolve() == self.folder.resolve(): return path
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise RebecaError(f"{path}: not empty; choose another folder or pass overwrite=True")
+        return replace_folder(path, lambda new: shutil.copytree(self.folder, new, ignore=shutil.ignore_patterns("checkpoint")))
 
-# %% ../nbs/11_recommend.ipynb #f65f56ee
-def _evaluate(self:Recommender,
-              split:str="test", # the held-out split: 'test', or 'val'
-              k:int=10, # the list length
-              candidates:str="catalog", # rank the whole catalog (less what each user rated before), or only the split's 'rated' items
-              baselines=tuple(BASELINES), # which of BASELINES to run beside REBECA
-              unconditional:bool=True, # also the prior's unconditional samples (guidance 0), generate-then-retrieve
-              noue:bool|dict=False, # also the NoUE ablation (trains a second prior, once); a dict: its PriorConfig overrides, e.g. dict(max_epochs=15)
-              permutation:bool=True, # the permutation test of each generator, with the held-out likes as its yardstick
-              truth=None, # optional truth(user ids, item ids) -> true P(like), for a table column `true_like`
-              diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
-              seed:int=0, progress:bool=True) -> Evaluation:
-    "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
-    task = held_out(self.ratings, self.catalog, split, candidates)
-    generators = {"REBECA": self.ranker(seed=seed)}
-    if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
-    if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
-    if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.catalog.X, guidance=self.settings["guidance"], n=self.settings["n"],
-                                                   rule=self.settings["rule"], steps=self.settings["steps"],
-                                                   scheduler=self.settings["scheduler"], temperature=self.settings["temperature"], seed=seed)
-    rankers = dict(generators)
-    for name in baselines:
-        if name == "verifier top-k": rankers[name] = lambda: VerifierTop(self.verifier(), self.catalog.X)
-        else: rankers[name] = (lambda f: lambda: f(self.ratings, self.catalog))(BASELINES[name])
-    with cpu_threads(self.settings.get("threads"), self.prior.device):
-        table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.catalog.X)
-        perm = None
-        if permutation:
-            sets = {name: g.sample(task.users) for name, g in generators.items()}
-            perm = permutation_table(self.verifier(), sets, self.ratings, self.catalog, seed=seed)
-    return Evaluation(table, perm, task)
+    @classmethod
+    def load(cls, path, device:str="cpu") -> Recommender:
+        "A recommender saved by `fit` or `save` (safetensors and JSON only)."
+        from rebeca.checkpoint import read_tensors
+        path = Path(path)
+        if not (path/RECOMMENDER_JSON).is_file(): raise RebecaError(f"{path}: not a recommender (no {RECOMMENDER_JSON}); make one with fit()")
+        meta = json.loads((path/RECOMMENDER_JSON).read_text())
+        if meta.get("version", 1) < RECOMMENDER_FORMAT:
+            raise RebecaError(f"{path/RECOMMENDER_JSON}: written in format {meta.get('version', 1)} by an earlier rebeca; fit the recommender again")
+        tensors, header = read_tensors(path/CATALOG_FILE, rebuild="fit the recommender again")
+        catalog = Catalog(json.loads(header["ids"]), tensors["embeddings"].numpy(), json.loads(header.get("embedder", "{}")))
+        if not (path/RATINGS_FILE).is_file(): raise RebecaError(f"{path/RATINGS_FILE}: no such file; fit the recommender again")
+        df = pd.read_parquet(path/RATINGS_FILE)
+        df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
+        ratings = Ratings(df, np.array(meta["user_ids"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
+        curve = pd.DataFrame(meta["guidance_curve"]) if meta.get("guidance_curve") else None
+        return cls(path, TrainedPrior(path/"prior", device), ratings, catalog, meta["settings"], curve)
 
-Recommender.evaluate = _evaluate
+    def _append_ratings(self, df:pd.DataFrame, write:bool=True):
+        "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
+        old = self.ratings.df
+        pair = lambda w, i: w.astype(str) + "\x00" + i.astype(str)
+        kept = old[~pair(old.user_id, old.item).isin(set(pair(df.user_id, df.item)))]
+        added = pd.DataFrame(dict(user=user_indices(self.prior.user_ids, df.user_id.tolist()), user_id=df.user_id, item=df.item, rating=df.rating,
+                                  like=df.like.astype(old.like.dtype), split="train"))
+        merged = pd.concat([kept.astype({"split": str}), added], ignore_index=True)
+        merged["split"] = pd.Categorical(merged.split, categories=["train", "val", "test"])
+        self.ratings = dataclasses.replace(self.ratings, df=merged, user_ids=np.array(list(self.prior.user_ids), dtype=object))
+        self._verifier_model = None
+        if write: self._write_ratings()
 
-# %% ../nbs/11_recommend.ipynb #07a63aaf
-def _save(self:Recommender, path, overwrite:bool=False) -> Path:
-    "Copy this recommender's folder (without the training checkpoint) to `path`, atomically."
-    path = Path(path)
-    if path.resolve() == self.folder.resolve(): return path
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise RebecaError(f"{path}: not empty; choose another folder or pass overwrite=True")
-    return replace_folder(path, lambda new: shutil.copytree(self.folder, new, ignore=shutil.ignore_patterns("checkpoint")))
+    def _write_ratings(self):
+        "Write the ratings and the user list to the folder (after the prior that knows those users)."
+        tmp = self.folder/f".{RATINGS_FILE}.partial"; self.ratings.df.to_parquet(tmp, index=False); tmp.replace(self.folder/RATINGS_FILE)
+        meta = json.loads((self.folder/RECOMMENDER_JSON).read_text())
+        atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(user_ids=[str(w) for w in self.ratings.user_ids]), indent=1))
 
-def _load(cls, path, device:str="cpu") -> Recommender:
-    "A recommender saved by `fit` or `save` (safetensors and JSON only)."
-    from rebeca.checkpoint import read_tensors
-    path = Path(path)
-    if not (path/RECOMMENDER_JSON).is_file(): raise RebecaError(f"{path}: not a recommender (no {RECOMMENDER_JSON}); make one with fit()")
-    meta = json.loads((path/RECOMMENDER_JSON).read_text())
-    if meta.get("version", 1) < RECOMMENDER_FORMAT:
-        raise RebecaError(f"{path/RECOMMENDER_JSON}: written in format {meta.get('version', 1)} by an earlier rebeca; fit the recommender again")
-    tensors, header = read_tensors(path/CATALOG_FILE, rebuild="fit the recommender again")
-    catalog = Catalog(json.loads(header["ids"]), tensors["embeddings"].numpy(), json.loads(header.get("embedder", "{}")))
-    if not (path/RATINGS_FILE).is_file(): raise RebecaError(f"{path/RATINGS_FILE}: no such file; fit the recommender again")
-    df = pd.read_parquet(path/RATINGS_FILE)
-    df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
-    ratings = Ratings(df, np.array(meta["user_ids"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
-    curve = pd.DataFrame(meta["guidance_curve"]) if meta.get("guidance_curve") else None
-    return cls(path, TrainedPrior(path/"prior", device), ratings, catalog, meta["settings"], curve)
+    def add_user(self,
+                 ratings, # the new users' ratings: a DataFrame, CSV or Parquet file of (user, item, rating) rows
+                 columns:dict|None=None, # the table's {'user': .., 'item': .., 'rating': ..} columns (default: those names)
+                 like_threshold:float|None=None, # a rating at or above this is a like (default: the recommender's own)
+                 replace:bool=False, # users it knows already: learn their rows again from these ratings
+                 progress:bool=False, **fold) -> pd.DataFrame:
+        "Fold new users in without retraining (`fold_in`: only their own rows of the prior learn); saved in the folder. One row per user."
+        from rebeca.foldin import fold_in, new_ratings, save_prior
+        threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
+        df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=replace)
+        with cpu_threads(self.settings.get("threads"), self.prior.device):
+            report = fold_in(self.prior, df, self.catalog, replace=replace, progress=progress, **fold)
+        save_prior(self.prior)
+        self._append_ratings(df)
+        return report
 
-Recommender.save, Recommender.load = _save, classmethod(_load)
+    def update(self,
+               ratings, # new ratings, of known users or new ones: a DataFrame, CSV or Parquet file of (user, item, rating) rows
+               columns:dict|None=None, like_threshold:float|None=None,
+               epochs:int=5, # balanced epochs of continued training (the fit's own ran to early stopping)
+               progress:bool=False, **fold) -> dict:
+        "New ratings in: new users folded in, every rating added to the training split, then `epochs` more epochs of training; saved. What it cost."
+        from rebeca.foldin import fold_in, new_ratings, update, save_prior
+        threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
+        df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=True, require_like=False)
+        fresh = ~df.user_id.isin(set(map(str, self.user_ids)))
+        with cpu_threads(self.settings.get("threads"), self.prior.device):
+            if fresh.any(): fold_in(self.prior, df[fresh], self.catalog, progress=progress, **fold)   # a new user needs a like
+            self._append_ratings(df, write=False)
+            cost = update(self.prior, self.ratings, self.catalog, epochs=epochs, progress=progress)
+        save_prior(self.prior)                                                  # once, after the fold-in and the training
+        self._write_ratings()
+        return cost | dict(new_users=int(df.user_id[fresh].nunique()), new_ratings=len(df))
+
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
 def choose_guidance(prior:TrainedPrior, ratings:Ratings, catalog, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
@@ -576,60 +437,3 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
                                                        ratings_params=ratings.params,
                                                        guidance_curve=None if curve is None else curve.to_dict("records")), indent=1))
     return Recommender(out, prior, ratings, catalog, settings, curve)
-
-# %% ../nbs/11_recommend.ipynb #f01d4002
-def _append_ratings(self:Recommender, df:pd.DataFrame, write:bool=True):
-    "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
-    old = self.ratings.df
-    pair = lambda w, i: w.astype(str) + "\x00" + i.astype(str)
-    kept = old[~pair(old.user_id, old.item).isin(set(pair(df.user_id, df.item)))]
-    added = pd.DataFrame(dict(user=user_indices(self.prior.user_ids, df.user_id.tolist()), user_id=df.user_id, item=df.item, rating=df.rating,
-                              like=df.like.astype(old.like.dtype), split="train"))
-    merged = pd.concat([kept.astype({"split": str}), added], ignore_index=True)
-    merged["split"] = pd.Categorical(merged.split, categories=["train", "val", "test"])
-    self.ratings = dataclasses.replace(self.ratings, df=merged, user_ids=np.array(list(self.prior.user_ids), dtype=object))
-    self._verifier_model = None
-    if write: self._write_ratings()
-
-def _write_ratings(self:Recommender):
-    "Write the ratings and the user list to the folder (after the prior that knows those users)."
-    tmp = self.folder/f".{RATINGS_FILE}.partial"; self.ratings.df.to_parquet(tmp, index=False); tmp.replace(self.folder/RATINGS_FILE)
-    meta = json.loads((self.folder/RECOMMENDER_JSON).read_text())
-    atomic_write(self.folder/RECOMMENDER_JSON, json.dumps(meta | dict(user_ids=[str(w) for w in self.ratings.user_ids]), indent=1))
-
-def _add_user(self:Recommender,
-              ratings, # the new users' ratings: a DataFrame, CSV or Parquet file of (user, item, rating) rows
-              columns:dict|None=None, # the table's {'user': .., 'item': .., 'rating': ..} columns (default: those names)
-              like_threshold:float|None=None, # a rating at or above this is a like (default: the recommender's own)
-              replace:bool=False, # users it knows already: learn their rows again from these ratings
-              progress:bool=False, **fold) -> pd.DataFrame:
-    "Fold new users in without retraining (`fold_in`: only their own rows of the prior learn); saved in the folder. One row per user."
-    from rebeca.foldin import fold_in, new_ratings, save_prior
-    threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=replace)
-    with cpu_threads(self.settings.get("threads"), self.prior.device):
-        report = fold_in(self.prior, df, self.catalog, replace=replace, progress=progress, **fold)
-    save_prior(self.prior)
-    self._append_ratings(df)
-    return report
-
-def _update(self:Recommender,
-            ratings, # new ratings, of known users or new ones: a DataFrame, CSV or Parquet file of (user, item, rating) rows
-            columns:dict|None=None, like_threshold:float|None=None,
-            epochs:int=5, # balanced epochs of continued training (the fit's own ran to early stopping)
-            progress:bool=False, **fold) -> dict:
-    "New ratings in: new users folded in, every rating added to the training split, then `epochs` more epochs of training; saved. What it cost."
-    from rebeca.foldin import fold_in, new_ratings, update, save_prior
-    threshold = self.ratings.params.get("like_threshold", 4) if like_threshold is None else like_threshold
-    df = new_ratings(ratings, self.catalog, columns=columns, like_threshold=threshold, known=self.user_ids, replace=True, require_like=False)
-    fresh = ~df.user_id.isin(set(map(str, self.user_ids)))
-    with cpu_threads(self.settings.get("threads"), self.prior.device):
-        if fresh.any(): fold_in(self.prior, df[fresh], self.catalog, progress=progress, **fold)   # a new user needs a like
-        self._append_ratings(df, write=False)
-        cost = update(self.prior, self.ratings, self.catalog, epochs=epochs, progress=progress)
-    save_prior(self.prior)                                                  # once, after the fold-in and the training
-    self._write_ratings()
-    return cost | dict(new_users=int(df.user_id[fresh].nunique()), new_ratings=len(df))
-
-Recommender._append_ratings, Recommender._write_ratings = _append_ratings, _write_ratings
-Recommender.add_user, Recommender.update = _add_user, _update

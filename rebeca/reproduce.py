@@ -123,7 +123,7 @@ def _data_counts(p:Profile) -> dict:
                         like_threshold=d.like_threshold, duplicates=d.duplicates)
     from PIL import Image
     from rebeca.data import IMAGE_DIR
-    from rebeca.topics import image_tiles
+    from rebeca.openai_client import image_tiles
     liked = r.df[r.df.like == 1]
     real = liked[liked.split == "test"] if p.metrics.real_pool == "test-likes" else liked
     catalog = catalog_to_caption(r, p.topics.catalog_sample)
@@ -152,7 +152,7 @@ def disk_plan(p:Profile, n:dict|None=None) -> pd.Series:
     n = n or _data_counts(p)
     U, s = n["users"], p.sampling
     dim = 1024 if p.embeddings.embedder == "openclip-vit-h-14" else 64
-    png = _IMAGE_BYTES.get(p.decoding.decoder, _SMALL_IMAGE) if not p.tiny else _SMALL_IMAGE
+    png = _IMAGE_BYTES.get(p.decoding.decoder, _SMALL_IMAGE)
     images = _decoded_images(p, U)
     sets = 2 + p.prior.noue + len(s.sweep) + bool(s.diverse)
     return pd.Series(dict(embeddings=2 * n["images"] * dim * 4, prior=(1 + p.prior.noue) * 5 * 4 * _prior_parameters(p, dim, U),
@@ -210,7 +210,7 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
 
 def _estimated_cost(p:Profile, n:dict, generated:int) -> float|None:
     "Dollars for the captions at list prices: catalog images as the data has them (or 4 tiles each), generated ones 512 x 512."
-    from rebeca.topics import caption_price
+    from rebeca.openai_client import caption_price
     if p.topics.captioner != "openai" or caption_price(1, p.topics.model) is None: return None
     return n["catalog"] * caption_price(n["catalog_tiles"] or 4, p.topics.model) + generated * caption_price(1, p.topics.model)
 
@@ -225,7 +225,6 @@ def format_plan(df:pd.DataFrame) -> str:
 # %% ../nbs/09b_reproduce.ipynb #db570024
 def weights_needed(p:Profile, stages=None) -> dict:
     "The pretrained models (keys of `rebeca.weights.WEIGHTS`) the `stages` of `p` load (default: all), each with the first stage that loads it."
-    if p.tiny: return {}
     stages = stages_of(p) if stages is None else list(stages)
     e, m, uses = p.embeddings, p.metrics, {}
     if e.embedder == "openclip-vit-h-14":

@@ -20,9 +20,9 @@ from .data import user_indices
 from .prior import NULL_RATING, PRIOR_FORMAT, PriorConfig, load_prior
 
 # %% auto #0
-__all__ = ['SCHEDULERS', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids', 'personalisation',
-           'sweep', 'select_diverse', 'knn_quality', 'Diverse', 'sample_diverse', 'save_samples', 'load_samples',
-           'count_samples', 'check_sample_scale']
+__all__ = ['SCHEDULERS', 'DIVERSE', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids',
+           'personalisation', 'sweep', 'select_diverse', 'knn_quality', 'Diverse', 'sample_diverse', 'save_samples',
+           'load_samples', 'count_samples', 'check_sample_scale']
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
@@ -198,6 +198,8 @@ def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for
     return quality
 
 # %% ../nbs/03_sampling.ipynb #90d676f7
+DIVERSE = "REBECA_diverse"          # a run's varied set, when it stands beside REBECA at the paper's guidance (09a_stages)
+
 @dataclass
 class Diverse:
     "Settings of `sample_diverse`: a pool of `oversample` x n samples per user at `guidance_scale`, n kept by a DPP at `alpha`."

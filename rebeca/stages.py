@@ -1,4 +1,4 @@
-"""The stages of a reproduction run, one function each, and the cache that lets a rerun reuse every stage whose inputs have not changed.
+"""The stages of a reproduction run, one function each, over the stage cache of `09a_cache`.
 
 Docs: https://rebeca-recsys.github.io/rebeca/stages.html.md"""
 
@@ -16,87 +16,17 @@ import io
 from PIL import Image
 
 from .core import RebecaError, atomic_write
+from .report import results, tables_1_2
+from .sampling import DIVERSE
+from .cache import fingerprint, read_stage, stage_done, mark_stage, clear_stage, save_table, save_figure, _outputs, _fresh, _started
 from .data import Ratings, fake_flickr_aes, prepare_ratings, summarise
 from .profile import load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['STAGE_JSON', 'CACHE_FORMAT', 'RUN_ONLY', 'PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'DIVERSE', 'fingerprint', 'read_stage',
-           'stage_done', 'mark_stage', 'clear_stage', 'save_table', 'save_figure', 'world_stage', 'data_stage',
-           'ground_truth', 'embedding_scale', 'embeddings_stage', 'train_priors', 'prior_stage', 'selection_quality',
-           'sampling_stage', 'profile_decoder', 'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage',
-           'catalog_to_caption', 'topics_stage', 'metrics_stage', 'fold_in_stage', 'run_until', 'tables_1_2',
-           'guidance_points', 'frontier_points', 'plot_frontier', 'results']
-
-# %% ../nbs/09a_stages.ipynb #e5916a88
-def _jsonable(obj):
-    "What `json` cannot write itself: paths as strings, numpy arrays and scalars as lists and numbers."
-    if isinstance(obj, Path): return obj.as_posix()
-    if hasattr(obj, "tolist"): return obj.tolist()
-    if isinstance(obj, (set, frozenset)): return sorted(obj)
-    raise RebecaError(f"fingerprint: cannot fingerprint a {type(obj).__name__} ({obj!r}); pass plain data")
-
-# %% ../nbs/09a_stages.ipynb #a411f1b6
-STAGE_JSON = "stage.json"
-CACHE_FORMAT = 2   # the layout of what the stages write (2: ratings, priors and samples name users `user_id` and items `item`)
-
-def fingerprint(obj) -> str:
-    "sha256 (hex) of `obj` as canonical JSON, with the `CACHE_FORMAT`: a stage's parameters plus its upstream fingerprints."
-    text = json.dumps(dict(format=CACHE_FORMAT, of=obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-def read_stage(folder) -> dict|None:
-    "The record `mark_stage` wrote in `folder`, or None (none, or unreadable)."
-    try: record = json.loads((Path(folder)/STAGE_JSON).read_text())
-    except (OSError, ValueError): return None
-    return record if isinstance(record, dict) else None
-
-def stage_done(folder, key:str) -> bool:
-    "Did a stage finish in `folder` with this same `key`?"
-    record = read_stage(folder)
-    return record is not None and record.get("key") == key and bool(record.get("finished"))
-
-def mark_stage(folder, key:str, info:dict|None=None) -> Path:
-    "Record, atomically, that the stage in `folder` finished with `key`; `info` is kept beside it."
-    record = {"key": key, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "info": info or {}}
-    return atomic_write(Path(folder)/STAGE_JSON, json.dumps(record, indent=1, default=_jsonable) + "\n")
-
-def clear_stage(folder):
-    "Forget that the stage in `folder` finished (call it before redoing the work)."
-    (Path(folder)/STAGE_JSON).unlink(missing_ok=True)
-
-# %% ../nbs/09a_stages.ipynb #0a7aed8e
-RUN_ONLY = ("batch_size", "loaders", "in_flight")   # how fast a stage runs, never what it makes
-
-def _outputs(section) -> dict:
-    "The keys of a profile section that change what a stage writes: all of them but batch sizes, process counts and those left at None."
-    return {k: v for k, v in dataclasses.asdict(section).items() if k not in RUN_ONLY and v is not None}   # None: the default, as before the key existed
-
-def _fresh(folder:Path, key:str) -> bool:
-    "True if `folder` holds a finished stage with `key`; if it holds one with another key, empty it for a redo."
-    if stage_done(folder, key): return True
-    rec = read_stage(folder)
-    if rec is not None and rec.get("key") != key and folder.exists():
-        shutil.rmtree(folder)                                            # its inputs changed: none of it is valid
-    folder.mkdir(parents=True, exist_ok=True)
-    clear_stage(folder)
-    return False
-
-def _started(folder:Path, key:str):
-    "Remember which inputs the partial work in `folder` is for, so a rerun with other inputs starts afresh."
-    atomic_write(folder/STAGE_JSON, json.dumps(dict(key=key, finished=None, info={})))
-
-def save_table(df:pd.DataFrame, out, name:str, floatfmt:str=".3f") -> Path:
-    "Write `df` as `out/tables/name.csv` and `name.md`."
-    folder = Path(out)/"tables"; folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder/f"{name}.csv", df.to_csv())
-    atomic_write(folder/f"{name}.md", df.to_markdown(floatfmt=floatfmt) + "\n")
-    return folder/f"{name}.csv"
-
-def save_figure(fig, out, name:str) -> Path:
-    "Write `fig` as `out/figures/name.png`."
-    folder = Path(out)/"figures"; folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder/f"{name}.png", dpi=130, bbox_inches="tight")
-    return folder/f"{name}.png"
+__all__ = ['PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'world_stage', 'data_stage', 'ground_truth', 'embedding_scale', 'embeddings_stage',
+           'train_priors', 'prior_stage', 'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan',
+           'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage',
+           'fold_in_stage', 'run_until']
 
 # %% ../nbs/09a_stages.ipynb #cc45786d
 def world_stage(c:dict):
@@ -161,14 +91,13 @@ def embeddings_stage(c:dict, progress:bool=True):
     from rebeca.embeddings import Catalog, make_embedder, extract_embeddings
     P, out, root = c["P"], Path(c["out"]), Path(c["root"])
     e = P.embeddings
-    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e), tiny=P.tiny))
+    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e)))
     if not _fresh(folder, key):
         _started(folder, key)
         embedder = make_embedder(e.embedder, offers=dict(
             source=e.source, dtype=e.dtype, checkpoint=folder/"autoencoder", images=root, epochs=e.ae_epochs,
             decoder_epochs=e.ae_decoder_epochs, labels=root/e.ae_labels_file if e.ae_labels else None,
-            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, precision=e.ae_precision, progress=progress,
-            tiny=P.tiny or None))
+            label_columns=e.ae_labels or None, label_weight=e.ae_label_weight, precision=e.ae_precision, progress=progress))
         extract_embeddings(root, folder, embedder, batch_size=e.batch_size, loaders=_loaders(e.loaders), progress=progress)
         mark_stage(folder, key, embedding_scale(Catalog.load(folder).X))
     s = read_stage(folder)["info"]
@@ -267,7 +196,6 @@ def selection_quality(c:dict, k:int=20, round_trip:bool=False):
         trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c["store"]))
     return knn_quality(verifier.probabilities(catalog.X), catalog.X, k=k, round_trip=trip)
 
-DIVERSE = "REBECA_diverse"          # the varied set's name when it stands beside REBECA at the paper's guidance
 
 def sampling_stage(c:dict, progress:bool=True):
     "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
@@ -317,7 +245,7 @@ def profile_decoder(c:dict, progress:bool=True):
     return make_decoder(d.decoder, offers=dict(
         checkpoint=embedder.get("checkpoint"), reader=out/"decoded"/"scene_reader", world=c["root"], store=c["store"],
         embedder=embedder, steps=d.steps, guidance_scale=d.guidance_scale, ip_adapter_scale=d.ip_adapter_scale,
-        scheduler=d.scheduler, dtype=d.dtype, tiny=P.tiny or None, progress=progress))
+        scheduler=d.scheduler, dtype=d.dtype, progress=progress))
 
 def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
     "What the decoding stage decodes: folder -> (samples set, prompt, images per user or None for all, prompt only?)."
@@ -340,7 +268,7 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
     d = P.decoding
     folder = out/"decoded"
     plan = {k: v for k, v in decode_plan(P, names).items() if v[0] in samples}
-    key = fingerprint(dict(samples=c["samp_key"], decoding=_outputs(d), plan=plan, tiny=P.tiny))
+    key = fingerprint(dict(samples=c["samp_key"], decoding=_outputs(d), plan=plan))
     c["decoded"], c["dec_key"] = {k: folder/k for k in plan}, key
     if not _fresh(folder, key):
         _started(folder, key)
@@ -424,7 +352,8 @@ def _caption_counts(table:pd.DataFrame) -> dict:
 def topics_stage(c:dict, progress:bool=True):
     "Captions, topic models and topic precision: `c['topics']` (topics.json) and `c['top_key']`."
     from rebeca.data import IMAGE_DIR
-    from rebeca.topics import (TopicModel, make_captioner, caption_images, caption_cost, assign_topics, precision_table, liked_sets,
+    from rebeca.openai_client import caption_cost
+    from rebeca.topics import (TopicModel, make_captioner, caption_images, assign_topics, precision_table, liked_sets,
                                summarise_precision, paired_difference, plot_topic_precision, KINDS)
     P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], ground_truth(c)
     t = P.topics
@@ -562,7 +491,7 @@ def metrics_stage(c:dict, names=None):
     c["met_key"] = key
     if _fresh(folder, key): c["metrics"] = pd.read_csv(folder/"metrics.csv", index_col=0); return
     _started(folder, key)
-    offers = dict(store=c["store"], tiny=P.tiny or None)
+    offers = dict(store=c["store"])
     features = {m.fid: make_fid_features(m.fid, offers=offers)}
     if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
     if m.real == "decoded": rows = _decoded_metrics(c, names, features)
@@ -660,105 +589,3 @@ def run_until(stage:str, profile, out, progress:bool=True) -> dict:
         runners[s](c)
         if s == stage: break
     return c
-
-# %% ../nbs/09a_stages.ipynb #f318d1ce
-def tables_1_2(P, m:pd.DataFrame) -> dict:
-    "Tables 1 and 2 from the metrics table `m` of profile `P`."
-    cols = [x for x in ("FID", "CMMD", "CMMD_per_user", "Vendi") if x in m.columns]
-    prompts = P.decoding.prompts
-    if prompts and P.metrics.real == "images":             # the paper's: REBECA against SD1.5 prompted alone; REBECA and NoUE per prompt
-        rows1 = {"REBECA": f"REBECA-{prompts[0]}", "REBECA, diverse": f"{DIVERSE}-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
-        rows2 = {f"{n}-{p}": f"{n}-{p}" for n in ("REBECA", "NoUE") for p in prompts}
-        pick = lambda rows: m.loc[[v for v in rows.values() if v in m.index], cols].rename(index={v: k for k, v in rows.items()})
-        return {"table1": pick(rows1), "table2": pick(rows2)}
-    base = [n for n in ("REBECA", "uncond", "NoUE", "random catalog") if n in m.index]
-    sweep = [n for n in m.index if n.startswith("REBECA_w")]
-    return {"table1": m.loc[base + [n for n in m.index if n.startswith("REBECA-T")], cols],
-            "table2": m.loc[[n for n in m.index if n in ("REBECA", "NoUE") or n.startswith("REBECA-T")] + sweep, cols]}
-
-def guidance_points(P, v:dict, m:pd.DataFrame) -> pd.DataFrame:
-    "Figure 4's points: per guidance scale w of the sweep, the verifier score and the CMMD of its (decoded) samples."
-    first = P.decoding.prompts[0] if P.decoding.prompts else None
-    rows = []
-    for w in sorted(float(w) for w in P.sampling.sweep):
-        name = f"REBECA_w{w:g}"
-        metric = name if name in m.index else f"{name}-{first}"
-        if name in v["permutation_tests"] and metric in m.index:
-            rows.append(dict(w=w, verifier_score=v["permutation_tests"][name]["score"], CMMD=m.loc[metric, "CMMD"]))
-    return pd.DataFrame(rows, columns=["w", "verifier_score", "CMMD"]).set_index("w")
-
-def frontier_points(v:dict, m:pd.DataFrame, prompt:str|None=None) -> pd.DataFrame:
-    "The frontier's points: per samples set (and catalog baseline), per-user Vendi and true like rate (or, without a truth, the verifier score)."
-    if "ground_truth" in v:
-        gt = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
-        keep = [n for n in gt.index if n != "held-out likes"]           # a few items per user: not a set of the same size
-        return gt.loc[keep, ["vendi", "mean_true_like"]].rename(columns=dict(mean_true_like="like"))
-    row = lambda n: n if n in m.index else f"{n}-{prompt}"                  # a set, or the same set decoded under the first prompt
-    rows = {n: dict(vendi=m.loc[row(n), "Vendi"], like=t["score"]) for n, t in v["permutation_tests"].items()
-            if row(n) in m.index and "Vendi" in m and not n.endswith("(round trip)")}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["vendi", "like"])
-
-def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str="true like rate", ax=None):
-    "Like rate against per-user Vendi score: the guidance sweep as a line, every other set as a labelled point, the oracle's curve."
-    import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(6, 4))
-    sweep = points[points.index.str.startswith("REBECA_w")].sort_values("vendi")
-    if len(sweep):
-        ax.plot(sweep.vendi, sweep.like, "o-", color="C0", label="REBECA, guidance w")
-        for n, r in sweep.iterrows(): ax.annotate(n.removeprefix("REBECA_"), (r.vendi, r.like), fontsize=7, xytext=(3, -9), textcoords="offset points")
-    for i, (n, r) in enumerate(points[~points.index.str.startswith("REBECA_w")].iterrows()):
-        ax.plot(r.vendi, r.like, "*" if n == "REBECA" else "s", ms=12 if n == "REBECA" else 6, color="C3" if n == "REBECA" else f"C{i + 4}")
-        ax.annotate(n, (r.vendi, r.like), fontsize=8, xytext=(4, 3), textcoords="offset points")
-    if oracle is not None and len(oracle):
-        ax.plot(oracle.vendi, oracle.true_like, "--", color="grey", label="oracle: catalog drawn ∝ p_like^a")
-    ax.set_xlabel("per-user Vendi score (effective number of distinct items)"); ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="lower left")
-    return ax
-
-def results(c:dict) -> dict:
-    "Write the paper's tables and figures for a finished chain `c` (from `run_until('topics', ...)`); returns the tables."
-    import matplotlib.pyplot as plt
-    from rebeca.verifier import PermutationTest, plot_permutation_test
-    P, out, v, m = c["P"], c["out"], c["verify"], c["metrics"]
-    tables = tables_1_2(P, m)
-    pt = pd.DataFrame(v["permutation_tests"]).T
-    tables["permutation_tests"] = pt[["score", "null_mean", "null_sd", "effect_sd", "p_value", "permutations"]]
-    tables["verifier_quality"] = pd.DataFrame([v["verifier"]["test"]], index=["held-out ratings"])
-    if "ground_truth" in v: tables["ground_truth"] = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
-    if "topics" in c:
-        for rule in ("paper", "lift"):
-            tables[f"topic_precision_{rule}"] = pd.DataFrame(c["topics"][rule]).set_index("method")
-            if f"{rule}_paired" in c["topics"]:       # REBECA minus each other method, per user (06_topics)
-                tables[f"topic_precision_{rule}_paired"] = pd.DataFrame(c["topics"][f"{rule}_paired"]).set_index(["baseline", "kind"])
-    points = guidance_points(P, v, m)
-    if len(points): tables["figure4_guidance"] = points
-    for name, df in tables.items(): save_table(df, out, name)
-    # Figure 3: the permutation test of REBECA's samples
-    r = v["permutation_tests"]["REBECA"]
-    null = np.load(Path(out)/"verify"/"null_REBECA.npy")
-    fig, ax = plt.subplots(figsize=(5, 3))
-    plot_permutation_test(PermutationTest(r["score"], null, r["p_value"], r["effect_sd"]), ax=ax)
-    save_figure(fig, out, "figure3_permutation_test"); plt.close(fig)
-    # Figure 4: verifier score and CMMD against the guidance scale
-    if len(points):
-        ws = list(points.index)
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-        axes[0].plot(ws, points.verifier_score, "o-")
-        axes[0].set_xlabel("guidance scale w"); axes[0].set_ylabel("verifier score")
-        axes[1].plot(ws, points.CMMD, "o-", color="C1")
-        axes[1].set_xlabel("guidance scale w"); axes[1].set_ylabel("CMMD")
-        if "ground_truth" in tables:
-            gt = tables["ground_truth"]
-            ax2 = axes[0].twinx(); ax2.plot(ws, [gt.loc[f"REBECA_w{w:g}", "mean_true_like"] for w in ws], "s--", color="C2")
-            ax2.set_ylabel("true like rate (world)", color="C2")
-        fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
-    # Figure 4, second view: like rate against diversity, each method and guidance scale a point, the oracle's curve
-    frontier = frontier_points(v, m, P.decoding.prompts[0] if P.decoding.prompts else None)
-    if len(frontier):
-        tables["figure4_frontier"] = frontier
-        save_table(frontier, out, "figure4_frontier")
-        oracle = pd.DataFrame(v["ground_truth"]["oracle"]) if "oracle" in v.get("ground_truth", {}) else None
-        ax = plot_frontier(frontier, oracle, "true like rate (world)" if "ground_truth" in v else "verifier score")
-        ax.figure.tight_layout(); save_figure(ax.figure, out, "figure4_frontier"); plt.close(ax.figure)
-    c["tables"] = tables
-    return tables

@@ -117,7 +117,7 @@ from .data import fake_flickr_aes                      # the smoke run's stand-i
 from .embeddings import tiny_openclip_config           # the tests keep importing them from here
 from .decoding import tiny_sd_pipeline, random_ip_adapter, tiny_ip_adapter_pipeline
 from .metrics import tiny_clip_vision_config, TinyFeatureNet
-from .topics import describe_pixels, CaptionServer, local_captioner
+from .openai_client import describe_pixels, CaptionServer, local_captioner
 
 # %% ../nbs/00c_testing.ipynb #cf92180f
 def toy_decoder(embed_dim:int=8, embedder:str="toy", size:int=16, seed:int=0):

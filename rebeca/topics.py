@@ -20,12 +20,10 @@ from .core import RebecaError, Registry, atomic_write
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTION_PRICES', 'CAPTIONERS', 'SIF_JSON', 'TOPICS_JSON', 'KINDS',
-           'parse_caption', 'Captioner', 'caption_images', 'image_data_url', 'image_tiles', 'caption_price',
-           'caption_cost', 'OpenAICaptioner', 'describe_pixels', 'CaptionServer', 'local_captioner', 'make_captioner',
-           'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn', 'TopicModel', 'liked_topics', 'topic_hits',
-           'topic_precision', 'assign_topics', 'liked_sets', 'precision_table', 'summarise_precision',
-           'paired_difference', 'plot_topic_precision']
+__all__ = ['CAPTION_PROMPT', 'CAPTION_COLUMNS', 'CAPTIONERS', 'SIF_JSON', 'TOPICS_JSON', 'KINDS', 'parse_caption', 'Captioner',
+           'caption_images', 'make_captioner', 'embed_captions', 'caption_tokens', 'SIFPooling', 'exact_knn',
+           'TopicModel', 'liked_topics', 'topic_hits', 'topic_precision', 'assign_topics', 'liked_sets',
+           'precision_table', 'summarise_precision', 'paired_difference', 'plot_topic_precision']
 
 # %% ../nbs/06_topics.ipynb #ceeb47d6
 CAPTION_PROMPT = """Analyze the given image and generate two captions:
@@ -127,157 +125,11 @@ def caption_images(captioner:Captioner, paths, cache_dir=None, retry_failed:bool
     extra = list(dict.fromkeys(k for r in rows for k in r if k not in CAPTION_COLUMNS))
     return pd.DataFrame(rows, columns=[*CAPTION_COLUMNS, *extra])
 
-# %% ../nbs/06_topics.ipynb #ea8d117f
-def image_data_url(image:bytes) -> str:
-    "A `data:` URL holding encoded image bytes (PNG, JPEG, WebP or GIF)."
-    try: fmt = Image.open(io.BytesIO(image)).format
-    except Exception: raise RebecaError("image_data_url: the bytes are not an image PIL can read") from None
-    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}.get(fmt)
-    if mime is None: raise RebecaError(f"image_data_url: {fmt} images are not accepted by chat APIs; convert to PNG or JPEG")
-    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
-
-# %% ../nbs/06_topics.ipynb #e1160982
-CAPTION_PRICES = {"gpt-4o-mini": dict(input_per_m=0.15, output_per_m=0.60, image_base=2833, image_tile=5667)}
-
-def image_tiles(width:int, height:int) -> int:
-    "512-pixel tiles of a `width` x `height` image as a high-detail vision input counts them."
-    scale = min(1.0, 2048 / max(width, height)); w, h = width * scale, height * scale
-    scale = min(1.0, 768 / min(w, h)); w, h = w * scale, h * scale
-    return int(np.ceil(w / 512) * np.ceil(h / 512))
-
-def caption_price(tiles:int, model:str="gpt-4o-mini", prompt_tokens:int=350, reply_tokens:int=120) -> float|None:
-    "US dollars to caption one image of `tiles` tiles with `model` at list prices (None for a model without a price here)."
-    price = CAPTION_PRICES.get(model)
-    if price is None: return None
-    tokens = price["image_base"] + price["image_tile"] * tiles + prompt_tokens
-    return (tokens * price["input_per_m"] + reply_tokens * price["output_per_m"]) / 1e6
-
-def caption_cost(paths, model:str="gpt-4o-mini") -> float|None:
-    "US dollars to caption the image files `paths` with `model` at list prices (None for a model without a price here)."
-    if model not in CAPTION_PRICES: return None
-    tiles = []
-    for p in paths:
-        with Image.open(p) as im: tiles.append(image_tiles(*im.size))
-    return sum(caption_price(t, model) for t in tiles)
-
-# %% ../nbs/06_topics.ipynb #f34f7726
-_KEY_SHAPE = re.compile(r"sk-[A-Za-z0-9_\-]{6,}")
-
-class OpenAICaptioner(Captioner):
-    "Content and style captions from an OpenAI-compatible chat model, with the paper's prompt (appendix A.2)."
-    name = "openai"
-    def __init__(self, model:str="gpt-4o-mini", prompt:str=CAPTION_PROMPT, base_url:str|None=None, api_key:str|None=None,
-                 in_flight:int=8, max_retries:int=6, max_bad_replies:int=2, backoff:float=1.0, max_backoff:float=60.0,
-                 timeout:float=60.0, max_tokens:int=400, detail:str="auto", seed:int=0):
-        import openai
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if base_url is None: raise RebecaError("OpenAICaptioner: no API key: set OPENAI_API_KEY, or pass base_url= for a local server")
-            key = "no-key"  # local OpenAI-compatible servers ignore it
-        self._openai, self._secret = openai, key
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=0)
-        self.model, self.prompt, self.base_url, self.in_flight = model, prompt, base_url, in_flight
-        self.max_retries, self.max_bad_replies, self.backoff, self.max_backoff = max_retries, max_bad_replies, backoff, max_backoff
-        self.max_tokens, self.detail, self._rng = max_tokens, detail, np.random.default_rng(seed)
-
-    def __repr__(self): return f"OpenAICaptioner(model={self.model!r}, base_url={self.base_url!r})"
-    def cache_key(self) -> dict: return {"captioner": self.name, "model": self.model, "prompt_sha256": _sha256(self.prompt)}
-
-    def _redact(self, text) -> str:
-        text = str(text)
-        if len(self._secret) >= 4: text = text.replace(self._secret, "[key]")
-        return _KEY_SHAPE.sub("sk-[key]", text)
-
-    def _wait(self, attempt, error=None):
-        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.5 + 0.5 * self._rng.random())
-        try: delay = max(delay, min(self.max_backoff, float(error.response.headers.get("retry-after"))))
-        except (AttributeError, TypeError, ValueError): pass
-        time.sleep(delay)
-
-    def caption(self, image:bytes) -> dict:
-        oa = self._openai
-        messages = [{"role": "user", "content": [{"type": "text", "text": self.prompt},
-                                                 {"type": "image_url", "image_url": {"url": image_data_url(image), "detail": self.detail}}]}]
-        attempt = bad = 0
-        while True:
-            try:
-                reply = self._client.chat.completions.create(model=self.model, messages=messages, max_tokens=self.max_tokens)
-            except (oa.APIConnectionError, oa.APIStatusError) as e:   # APITimeoutError is an APIConnectionError
-                status = getattr(e, "status_code", None)
-                what = self._redact(f"{type(e).__name__}" + (f" {status}" if status else "") + f": {e}")
-                if status in (401, 403, 404):
-                    raise RebecaError(f"OpenAICaptioner: model {self.model!r} at {self.base_url or 'api.openai.com'}: {what}") from None
-                if status is not None and status not in (408, 409, 429) and status < 500: return {"status": "error", "error": what}
-                attempt += 1
-                if attempt > self.max_retries: return {"status": "error", "error": f"gave up after {attempt} tries: {what}"}
-                _log.warning("captioning: retry %d/%d after %s", attempt, self.max_retries, what)
-                self._wait(attempt, e); continue
-            text = reply.choices[0].message.content if reply.choices else None
-            try: return parse_caption(text) | {"status": "ok"}
-            except RebecaError as e:
-                bad += 1
-                if bad > self.max_bad_replies: return {"status": "failed", "error": self._redact(f"{bad} unusable replies; last: {e}")}
-                _log.warning("captioning: unusable reply (%d/%d), asking again: %s", bad, self.max_bad_replies, self._redact(e))
-
-# %% ../nbs/06_topics.ipynb #3fe3b0df
-import http.server, threading
-from .data import FAKE_HUES
-
-_NAMES = ("red", "orange", "yellow", "green", "blue", "purple")
-
-def describe_pixels(image:Image.Image) -> dict:
-    "A content and a style caption of a fake FLICKR-AES `image` from its pixels: its most saturated colour, and its ground's lightness."
-    x = np.asarray(image.convert("RGB").resize((32, 32)), dtype=np.float64)
-    flat = x.reshape(-1, 3)
-    sat = flat.max(1) - flat.min(1)
-    main = flat[sat >= np.quantile(sat, 0.75)].mean(0)
-    hue = int(np.argmin([np.abs(np.array(h) - main).sum() for h in FAKE_HUES]))
-    ground = "light" if x[:4].mean() > 128 else "dark"
-    return {"content": f"A {_NAMES[hue]} shape on a {ground} background.",
-            "style": f"Flat {_NAMES[hue]} colour, {'bright and airy' if ground == 'light' else 'dim and moody'} lighting."}
-
-class CaptionServer(http.server.ThreadingHTTPServer):
-    "A local OpenAI-compatible chat-completions server that captions images from their pixels (`describe_pixels`)."
-    daemon_threads = True
-    def __init__(self, fail_every:int=0):
-        super().__init__(("127.0.0.1", 0), _CaptionHandler)
-        self.fail_every, self.requests, self.lock = fail_every, 0, threading.Lock()
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-    @property
-    def url(self) -> str: return f"http://127.0.0.1:{self.server_address[1]}/v1"
-    def close(self): self.shutdown(); self.server_close()
-
-class _CaptionHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args): pass
-    def _send(self, code:int, body:dict):
-        data = json.dumps(body).encode()
-        self.send_response(code); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server.lock: self.server.requests += 1; n = self.server.requests
-        if self.server.fail_every and n % self.server.fail_every == 0:
-            return self._send(500, {"error": {"message": "scripted failure", "type": "server_error"}})
-        url = next(p["image_url"]["url"] for p in body["messages"][0]["content"] if p["type"] == "image_url")
-        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-        message = {"role": "assistant", "content": json.dumps(describe_pixels(image))}
-        self._send(200, {"id": "local", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
-
-_SERVER = {}
-
-def local_captioner(model:str="gpt-4o-mini", in_flight:int=4, max_retries:int=3):
-    "An `OpenAICaptioner` talking to this process's `CaptionServer` (started on first use): captions offline, through HTTP."
-    if "server" not in _SERVER: _SERVER["server"] = CaptionServer()
-    return OpenAICaptioner(model=model, base_url=_SERVER["server"].url, api_key="local", in_flight=in_flight,
-                           max_retries=max_retries, backoff=0.01)
-
 # %% ../nbs/06_topics.ipynb #a3489626
 CAPTIONERS = Registry("captioner")
-CAPTIONERS.register("openai", OpenAICaptioner)
+CAPTIONERS.register("openai", "rebeca.openai_client:OpenAICaptioner")
 CAPTIONERS.register("shapes", "rebeca.shapes.truth:shapes_captioner")
-CAPTIONERS.register("local-test-server", local_captioner)    # smoke runs: the real client, a local server
+CAPTIONERS.register("local-test-server", "rebeca.openai_client:local_captioner")    # smoke runs: the real client, a local server
 
 def make_captioner(name:str, *, offers:dict|None=None, **options) -> Captioner:
     "The captioner registered as `name`, built with `options` (and those of `offers` it takes)."
