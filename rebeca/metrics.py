@@ -255,7 +255,7 @@ def _tiny_cnn(dim:int):
 # %% ../nbs/07_metrics.ipynb #30c92a26
 class TinyFeatureNet(Embedder):
     "A small random CNN in Inception's place for FID: images resized to `size` pixels, `dim` features each."
-    def __init__(self, name:str="inception-2015-12-05", dim:int=32, size:int=48, seed:int=0, device:str="cpu"):
+    def __init__(self, name:str="inception-tiny", dim:int=32, size:int=48, seed:int=0, device:str="cpu"):
         from torchvision.transforms import ToTensor
         torch.manual_seed(seed)
         self.name, self.dim, self.size, self.device = name, dim, size, device

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 
 from .cache import save_table, save_figure
-from .sampling import DIVERSE
+from .sampling import DIVERSE, SampleSet
+
+def _swept(name:str) -> bool:
+    "Is `name` a point of REBECA's guidance sweep (without a prompt)?"
+    s = SampleSet.parse(name)
+    return s.method == "REBECA" and s.w is not None
 
 # %% auto #0
 __all__ = ['tables_1_2', 'guidance_points', 'frontier_points', 'plot_frontier', 'results']
@@ -23,21 +28,23 @@ def tables_1_2(P, m:pd.DataFrame) -> dict:
     cols = [x for x in ("FID", "CMMD", "CMMD_per_user", "Vendi") if x in m.columns]
     prompts = P.decoding.prompts
     if prompts and P.metrics.real == "images":             # the paper's: REBECA against SD1.5 prompted alone; REBECA and NoUE per prompt
-        rows1 = {"REBECA": f"REBECA-{prompts[0]}", "REBECA, diverse": f"{DIVERSE}-{prompts[0]}"} | {p: f"SD-{p}" for p in prompts}
-        rows2 = {f"{n}-{p}": f"{n}-{p}" for n in ("REBECA", "NoUE") for p in prompts}
+        named = lambda method, p: SampleSet(method, prompt=p).name
+        rows1 = {"REBECA": named("REBECA", prompts[0]), "REBECA, diverse": named(DIVERSE, prompts[0])} | {p: named("SD", p) for p in prompts}
+        rows2 = {named(n, p): named(n, p) for n in ("REBECA", "NoUE") for p in prompts}
         pick = lambda rows: m.loc[[v for v in rows.values() if v in m.index], cols].rename(index={v: k for k, v in rows.items()})
         return {"table1": pick(rows1), "table2": pick(rows2)}
     base = [n for n in ("REBECA", "uncond", "NoUE", "random catalog") if n in m.index]
-    sweep = [n for n in m.index if n.startswith("REBECA_w")]
-    return {"table1": m.loc[base + [n for n in m.index if n.startswith("REBECA-T")], cols],
-            "table2": m.loc[[n for n in m.index if n in ("REBECA", "NoUE") or n.startswith("REBECA-T")] + sweep, cols]}
+    sweep = [n for n in m.index if _swept(n)]
+    prompted = [n for n in m.index if (s := SampleSet.parse(n)).method == "REBECA" and s.w is None and s.prompt is not None]
+    return {"table1": m.loc[base + prompted, cols],
+            "table2": m.loc[[n for n in m.index if n in ("REBECA", "NoUE") or n in prompted] + sweep, cols]}
 
 def guidance_points(P, v:dict, m:pd.DataFrame) -> pd.DataFrame:
     "Figure 4's points: per guidance scale w of the sweep, the verifier score and the CMMD of its (decoded) samples."
     first = P.decoding.prompts[0] if P.decoding.prompts else None
     rows = []
     for w in sorted(float(w) for w in P.sampling.sweep):
-        name = f"REBECA_w{w:g}"
+        name = SampleSet("REBECA", w).name
         metric = name if name in m.index else f"{name}-{first}"
         if name in v["permutation_tests"] and metric in m.index:
             rows.append(dict(w=w, verifier_score=v["permutation_tests"][name]["score"], CMMD=m.loc[metric, "CMMD"]))
@@ -58,11 +65,12 @@ def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str
     "Like rate against per-user Vendi score: the guidance sweep as a line, every other set as a labelled point, the oracle's curve."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(6, 4))
-    sweep = points[points.index.str.startswith("REBECA_w")].sort_values("vendi")
+    swept = points.index.map(_swept).to_numpy(bool)
+    sweep = points[swept].sort_values("vendi")
     if len(sweep):
         ax.plot(sweep.vendi, sweep.like, "o-", color="C0", label="REBECA, guidance w")
-        for n, r in sweep.iterrows(): ax.annotate(n.removeprefix("REBECA_"), (r.vendi, r.like), fontsize=7, xytext=(3, -9), textcoords="offset points")
-    for i, (n, r) in enumerate(points[~points.index.str.startswith("REBECA_w")].iterrows()):
+        for n, r in sweep.iterrows(): ax.annotate(f"w{SampleSet.parse(n).w:g}", (r.vendi, r.like), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    for i, (n, r) in enumerate(points[~swept].iterrows()):
         ax.plot(r.vendi, r.like, "*" if n == "REBECA" else "s", ms=12 if n == "REBECA" else 6, color="C3" if n == "REBECA" else f"C{i + 4}")
         ax.annotate(n, (r.vendi, r.like), fontsize=8, xytext=(4, 3), textcoords="offset points")
     if oracle is not None and len(oracle):
@@ -71,21 +79,21 @@ def plot_frontier(points:pd.DataFrame, oracle:pd.DataFrame|None=None, ylabel:str
     ax.legend(fontsize=8, loc="lower left")
     return ax
 
-def results(c:dict) -> dict:
+def results(c) -> dict:
     "Write the paper's tables and figures for a finished chain `c` (from `run_until('topics', ...)`); returns the tables."
     import matplotlib.pyplot as plt
     from rebeca.verifier import PermutationTest, plot_permutation_test
-    P, out, v, m = c["P"], c["out"], c["verify"], c["metrics"]
+    P, out, v, m = c.P, c.out, c.verify, c.metrics
     tables = tables_1_2(P, m)
     pt = pd.DataFrame(v["permutation_tests"]).T
     tables["permutation_tests"] = pt[["score", "null_mean", "null_sd", "effect_sd", "p_value", "permutations"]]
     tables["verifier_quality"] = pd.DataFrame([v["verifier"]["test"]], index=["held-out ratings"])
     if "ground_truth" in v: tables["ground_truth"] = pd.DataFrame(v["ground_truth"]["table"]).set_index("method")
-    if "topics" in c:
+    if c.topics is not None:
         for rule in ("paper", "lift"):
-            tables[f"topic_precision_{rule}"] = pd.DataFrame(c["topics"][rule]).set_index("method")
-            if f"{rule}_paired" in c["topics"]:       # REBECA minus each other method, per user (06_topics)
-                tables[f"topic_precision_{rule}_paired"] = pd.DataFrame(c["topics"][f"{rule}_paired"]).set_index(["baseline", "kind"])
+            tables[f"topic_precision_{rule}"] = pd.DataFrame(c.topics[rule]).set_index("method")
+            if f"{rule}_paired" in c.topics:       # REBECA minus each other method, per user (06_topics)
+                tables[f"topic_precision_{rule}_paired"] = pd.DataFrame(c.topics[f"{rule}_paired"]).set_index(["baseline", "kind"])
     points = guidance_points(P, v, m)
     if len(points): tables["figure4_guidance"] = points
     for name, df in tables.items(): save_table(df, out, name)
@@ -105,7 +113,7 @@ def results(c:dict) -> dict:
         axes[1].set_xlabel("guidance scale w"); axes[1].set_ylabel("CMMD")
         if "ground_truth" in tables:
             gt = tables["ground_truth"]
-            ax2 = axes[0].twinx(); ax2.plot(ws, [gt.loc[f"REBECA_w{w:g}", "mean_true_like"] for w in ws], "s--", color="C2")
+            ax2 = axes[0].twinx(); ax2.plot(ws, [gt.loc[SampleSet("REBECA", w).name, "mean_true_like"] for w in ws], "s--", color="C2")
             ax2.set_ylabel("true like rate (world)", color="C2")
         fig.tight_layout(); save_figure(fig, out, "figure4_guidance"); plt.close(fig)
     # Figure 4, second view: like rate against diversity, each method and guidance scale a point, the oracle's curve
@@ -116,5 +124,5 @@ def results(c:dict) -> dict:
         oracle = pd.DataFrame(v["ground_truth"]["oracle"]) if "oracle" in v.get("ground_truth", {}) else None
         ax = plot_frontier(frontier, oracle, "true like rate (world)" if "ground_truth" in v else "verifier score")
         ax.figure.tight_layout(); save_figure(ax.figure, out, "figure4_frontier"); plt.close(ax.figure)
-    c["tables"] = tables
+    c.tables = tables
     return tables

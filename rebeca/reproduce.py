@@ -138,6 +138,7 @@ _SMALL_IMAGE = 20_000                           # any other decoder's images (th
 def _decoded_images(p:Profile, users:int) -> dict:
     "Images per folder of the decoding stage of `p` for `users` users."
     from rebeca.stages import decode_plan
+    from rebeca.sampling import SampleSet
     return {k: users * (per_user or p.sampling.n) for k, (_, _, per_user, _) in
             decode_plan(p, names=("REBECA", "NoUE") if p.prior.noue else ("REBECA",)).items()}
 
@@ -166,6 +167,7 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
         ) -> pd.DataFrame:
     "Per stage of `profile`: the work, and the hours it takes at the throughput measured on `gpu`."
     from rebeca.prior import PRIOR_CONFIGS, PriorConfig
+    from rebeca.sampling import SampleSet
     p = load_profile(profile, quick, overlays=_overlays(smoke, fast, authors_final))
     table = yaml.safe_load(THROUGHPUT.read_text())
     T = table[_gpu(gpu, table)]
@@ -186,7 +188,7 @@ def plan(profile="flickr-aes", # a shipped profile's name, or a YAML file of one
     dsteps = d.steps or 100
     rows.append(("decoding", f"{sum(images.values()):,} images ({len(images)} sets) x {dsteps} {d.scheduler or 'default'} steps, {d.dtype or 'float16'}",
                  sum(images.values()) * dsteps / T["sd_image_steps_per_s"][d.dtype or "float16"]))
-    main = images.get(f"REBECA-{d.prompts[0]}", U * s.n) if d.prompts else U * s.n
+    main = images.get(SampleSet("REBECA", prompt=d.prompts[0]).name, U * s.n) if d.prompts else U * s.n
     trip = main if p.verifier.round_trip else 0
     tested = sets + bool(s.diverse and s.diverse_beside)
     rows.append(("verifier", f"{p.verifier.permutations} permutations x {tested} sets" + (f"; {trip:,} decoded images embedded again" if trip else ""),

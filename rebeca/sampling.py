@@ -21,8 +21,8 @@ from .prior import NULL_RATING, PRIOR_FORMAT, PriorConfig, load_prior
 
 # %% auto #0
 __all__ = ['SCHEDULERS', 'DIVERSE', 'TrainedPrior', 'make_sampler_scheduler', 'sample_embeddings', 'liked_centroids',
-           'personalisation', 'sweep', 'select_diverse', 'knn_quality', 'Diverse', 'sample_diverse', 'save_samples',
-           'load_samples', 'count_samples', 'check_sample_scale']
+           'personalisation', 'sweep', 'select_diverse', 'knn_quality', 'SampleSet', 'Diverse', 'sample_diverse',
+           'save_samples', 'load_samples', 'count_samples', 'check_sample_scale']
 
 # %% ../nbs/03_sampling.ipynb #a508efdf
 class TrainedPrior:
@@ -199,6 +199,34 @@ def knn_quality(scores, # (n_users, n_items) a quality of every catalog item for
 
 # %% ../nbs/03_sampling.ipynb #90d676f7
 DIVERSE = "REBECA_diverse"          # a run's varied set, when it stands beside REBECA at the paper's guidance (09a_stages)
+
+@dataclass(frozen=True)
+class SampleSet:
+    "A set of a run's samples: the `method` that drew it, the guidance `w` of a sweep point (None: the profile's), and the `prompt` it was decoded under."
+    method: str                  # 'REBECA', 'NoUE', 'uncond', DIVERSE, or 'SD' (the prompt alone: images, no embeddings)
+    w: float | None = None
+    prompt: str | None = None
+
+    @property
+    def samples(self) -> str:
+        "The name of its samples file: the set without the prompt."
+        return self.method + ("" if self.w is None else f"_w{self.w:g}")
+    @property
+    def name(self) -> str:
+        "Its one name in files and tables: `REBECA`, `REBECA_w3`, `REBECA-T0`, `REBECA_w3-T0`, `SD-T0`."
+        return self.samples + ("" if self.prompt is None else f"-{self.prompt}")
+    @property
+    def has_samples(self) -> bool: return self.method != "SD"
+    def __str__(self): return self.name
+
+    @classmethod
+    def parse(cls, name:str) -> SampleSet:
+        "The set that `name` names (any other name, e.g. 'random catalog', is a method of its own)."
+        base, dash, prompt = name.rpartition("-")
+        if not dash or " " in prompt or not base: base, prompt = name, None
+        method, sep, w = base.rpartition("_w")
+        try: return cls(method, float(w), prompt) if sep and method else cls(base, None, prompt)
+        except ValueError: return cls(base, None, prompt)
 
 @dataclass
 class Diverse:

@@ -17,61 +17,91 @@ from PIL import Image
 
 from .core import RebecaError, atomic_write
 from .report import results, tables_1_2
-from .sampling import DIVERSE
+from .sampling import DIVERSE, SampleSet
 from .cache import fingerprint, read_stage, stage_done, mark_stage, clear_stage, save_table, save_figure, _outputs, _fresh, _started
 from .data import Ratings, fake_flickr_aes, prepare_ratings, summarise
-from .profile import load_profile, stages_of, STAGES
+from .profile import Profile, load_profile, stages_of, STAGES
 
 # %% auto #0
-__all__ = ['PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'world_stage', 'data_stage', 'ground_truth', 'embedding_scale', 'embeddings_stage',
-           'train_priors', 'prior_stage', 'selection_quality', 'sampling_stage', 'profile_decoder', 'decode_plan',
-           'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption', 'topics_stage', 'metrics_stage',
-           'fold_in_stage', 'run_until']
+__all__ = ['PARALLEL_DRAWS', 'FOLD_IN_PRIOR', 'Run', 'world_stage', 'data_stage', 'ground_truth', 'embedding_scale',
+           'embeddings_stage', 'train_priors', 'prior_stage', 'selection_quality', 'sampling_stage', 'profile_decoder',
+           'decode_plan', 'decoding_stage', 'run_verify', 'verifier_stage', 'catalog_to_caption', 'topics_stage',
+           'metrics_stage', 'fold_in_stage', 'run_until']
+
+# %% ../nbs/09a_stages.ipynb #ed92cd72
+@dataclasses.dataclass
+class Run:
+    "The chain of a reproduction run: the profile `P` and the folder `out`, then what each stage adds, in the order they run."
+    P: Profile
+    out: Path
+    root: Path | None = None                  # world / data: the FLICKR-AES-format folder
+    world_key: str | None = None
+    ratings: Ratings | None = None
+    truth: object | None = None               # the data's `GroundTruth`, if it has one (`ground_truth`)
+    truth_built: bool = False
+    store: Path | None = None                 # embeddings: the store, its key and its scale
+    emb_key: str | None = None
+    embedding_scale: dict | None = None
+    priors: dict | None = None                # prior: name -> (run folder, key)
+    fold_in_prior: tuple | None = None        # the new-user experiment's prior of its kept users: (folder, key)
+    samples: dict | None = None               # sampling: set name -> samples file
+    samp_key: str | None = None
+    decoded: dict | None = None               # decoding: set name -> image folder
+    dec_key: str | None = None
+    verify: dict | None = None                # verifier: verify.json
+    ver_key: str | None = None
+    topics: dict | None = None                # topics: topics.json
+    top_key: str | None = None
+    metrics: pd.DataFrame | None = None       # metrics: one row per set
+    met_key: str | None = None
+    fold_in: dict | None = None               # fold_in: the experiment's table and files
+    tables: dict | None = None                # results: name -> table
 
 # %% ../nbs/09a_stages.ipynb #cc45786d
-def world_stage(c:dict):
-    "Draw the profile's shapes world into `out/world` (or reuse it): `c['root']`, `c['world_key']`."
-    P, out = c["P"], Path(c["out"])
+def world_stage(c:Run):
+    "Draw the profile's shapes world into `out/world` (or reuse it): `c.root`, `c.world_key`."
+    P, out = c.P, Path(c.out)
     from rebeca.shapes.world import make_world, save_world                # the shapes wing, which draws the world
     folder, key = out/"world", fingerprint(dataclasses.asdict(P.world))
     if not _fresh(folder, key):                                         # save_world resumes an interrupted draw itself
         save_world(make_world(n_images=P.world.images, n_users=P.world.users, seed=P.world.seed), folder)
         mark_stage(folder, key, dict(images=P.world.images, users=P.world.users))
-    c["root"], c["world_key"] = folder, key
+    c.root, c.world_key = folder, key
 
 _FAKE = dict(images=240, users=12, seed=0)
 
-def _fake_data(c:dict) -> tuple:
+def _fake_data(c:Run) -> tuple:
     "Make the profile's fake FLICKR-AES folder (`data.fake`, for smoke runs) in `out/data`, or reuse it: (folder, key)."
-    unknown = set(c["P"].data.fake) - set(_FAKE)
+    unknown = set(c.P.data.fake) - set(_FAKE)
     if unknown: raise RebecaError(f"data.fake: no key {sorted(unknown)}; it takes {list(_FAKE)}")
-    spec = _FAKE | c["P"].data.fake
-    folder, key = Path(c["out"])/"data", fingerprint(dict(fake=spec))
+    spec = _FAKE | c.P.data.fake
+    folder, key = Path(c.out)/"data", fingerprint(dict(fake=spec))
     if not _fresh(folder, key):
         fake_flickr_aes(folder, n_images=spec["images"], n_users=spec["users"], seed=spec["seed"])
         mark_stage(folder, key, spec)
     return folder, key
 
-def data_stage(c:dict):
-    "Prepare the ratings (§4.1) and write their summary: `c['ratings']`."
-    P, out = c["P"], Path(c["out"])
-    if "root" not in c and P.data.fake is not None: c["root"], c["world_key"] = _fake_data(c)
-    if "root" not in c:
+def data_stage(c:Run):
+    "Prepare the ratings (§4.1) and write their summary: `c.ratings`."
+    P, out = c.P, Path(c.out)
+    if c.root is None and P.data.fake is not None: c.root, c.world_key = _fake_data(c)
+    if c.root is None:
         if P.data.root is None: raise RebecaError("data.root is null and the profile draws no world: name a FLICKR-AES-format folder")
-        c["root"], c["world_key"] = Path(P.data.root), fingerprint(dict(root=str(P.data.root)))
+        c.root, c.world_key = Path(P.data.root), fingerprint(dict(root=str(P.data.root)))
     d = P.data
-    c["ratings"] = prepare_ratings(c["root"], min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
+    c.ratings = prepare_ratings(c.root, min_likes=d.min_likes, n_val=d.n_val, n_test=d.n_test, seed=d.split_seed,
                                    like_threshold=d.like_threshold, duplicates=d.duplicates)
-    save_table(summarise(c["ratings"]), out, "data_summary", floatfmt=".1f")
+    save_table(summarise(c.ratings), out, "data_summary", floatfmt=".1f")
 
-def ground_truth(c:dict):
-    "The data's ground truth (`data.truth`), built once and kept in `c['truth']`; None when the data has none."
-    if "truth" not in c:
+def ground_truth(c:Run):
+    "The data's ground truth (`data.truth`), built once and kept in `c.truth`; None when the data has none."
+    if not c.truth_built:
         from rebeca.verifier import make_ground_truth
-        P = c["P"]
-        c["truth"] = make_ground_truth(P.data.truth, offers=dict(world=c["root"], probe_epochs=P.verifier.probe_epochs,
+        P = c.P
+        c.truth = make_ground_truth(P.data.truth, offers=dict(world=c.root, probe_epochs=P.verifier.probe_epochs,
                                                                                           probe_precision=P.verifier.probe_precision)) if P.data.truth else None
-    return c["truth"]
+        c.truth_built = True
+    return c.truth
 
 # %% ../nbs/09a_stages.ipynb #145a3897
 def _loaders(n:int|None) -> int:
@@ -86,12 +116,12 @@ def embedding_scale(X) -> dict:
     return dict(rows=len(X), dim=X.shape[1], norm_mean=float(norms.mean()), norm_min=float(norms.min()), norm_max=float(norms.max()),
                 abs_max=float(np.abs(X).max()), outside_unit=float((np.abs(X) > 1).mean()))
 
-def embeddings_stage(c:dict, progress:bool=True):
-    "The profile's embedder over every image: `c['store']`, `c['emb_key']`."
+def embeddings_stage(c:Run, progress:bool=True):
+    "The profile's embedder over every image: `c.store`, `c.emb_key`."
     from rebeca.embeddings import Catalog, make_embedder, extract_embeddings
-    P, out, root = c["P"], Path(c["out"]), Path(c["root"])
+    P, out, root = c.P, Path(c.out), Path(c.root)
     e = P.embeddings
-    folder, key = out/"embeddings", fingerprint(dict(world=c["world_key"], embeddings=_outputs(e)))
+    folder, key = out/"embeddings", fingerprint(dict(world=c.world_key, embeddings=_outputs(e)))
     if not _fresh(folder, key):
         _started(folder, key)
         embedder = make_embedder(e.embedder, offers=dict(
@@ -102,7 +132,7 @@ def embeddings_stage(c:dict, progress:bool=True):
         mark_stage(folder, key, embedding_scale(Catalog.load(folder).X))
     s = read_stage(folder)["info"]
     if "outside_unit" not in s: s = embedding_scale(Catalog.load(folder).X)       # a store made before the scale was recorded
-    c["store"], c["emb_key"], c["embedding_scale"] = folder, key, s
+    c.store, c.emb_key, c.embedding_scale = folder, key, s
     print(f"embeddings: {s['rows']:,} x {s['dim']}; row norms {s['norm_mean']:.3g} on average ({s['norm_min']:.3g} to {s['norm_max']:.3g}); "
           f"{s['outside_unit']:.2%} of coordinates outside [-1, 1] (largest |x| {s['abs_max']:.3g}), which a prior with clip_sample=True "
           f"and raw embeddings cannot produce", flush=True)
@@ -149,72 +179,72 @@ def train_priors(jobs:list, # dicts: name, data (`PriorData`), folder, config, m
 
 FOLD_IN_PRIOR = "fold_in"           # the folder, under prior/, of the prior of the users the new-user experiment keeps
 
-def prior_stage(c:dict, progress:bool=True):
-    "Train REBECA's prior, the NoUE ablation (`prior.noue`) and the new-user experiment's prior of its kept users: `c['priors']`, name -> (run folder, key), and `c['fold_in_prior']`."
+def prior_stage(c:Run, progress:bool=True):
+    "Train REBECA's prior, the NoUE ablation (`prior.noue`) and the new-user experiment's prior of its kept users: `c.priors`, name -> (run folder, key), and `c.fold_in_prior`."
     from rebeca.embeddings import Catalog
     from rebeca.prior import PRIOR_CONFIGS, prior_dataset
-    P, out, store = c["P"], Path(c["out"]), c["store"]
+    P, out, store = c.P, Path(c.out), c.store
     catalog = Catalog.load(store)
     if P.prior.config not in PRIOR_CONFIGS: raise RebecaError(f"prior.config={P.prior.config!r}: expected one of {list(PRIOR_CONFIGS)}")
     config = PRIOR_CONFIGS[P.prior.config]
     switches = {k: getattr(P.prior, k) for k in ("max_epochs", "standardise", "clip_sample", "final_norm") if getattr(P.prior, k) is not None}
     config = dataclasses.replace(config, **switches)                    # the profile's keys over the preset's
     prior_params = {k: v for k, v in dataclasses.asdict(P.prior).items() if v is not None}
-    runs = {"REBECA": (config, c["ratings"], {})} | ({"NoUE": (dataclasses.replace(config, use_user=False), c["ratings"], {})} if P.prior.noue else {})
+    runs = {"REBECA": (config, c.ratings, {})} | ({"NoUE": (dataclasses.replace(config, use_user=False), c.ratings, {})} if P.prior.noue else {})
     if P.fold_in is not None:                                          # the users the new-user experiment keeps (13_fold_in)
         from rebeca.foldin import split_users
         holdout = dict(holdout=P.fold_in.holdout, seed=P.sampling.seed)
-        runs[FOLD_IN_PRIOR] = (config, split_users(c["ratings"], **holdout)[0], holdout)
-    c["priors"], jobs = {}, []
+        runs[FOLD_IN_PRIOR] = (config, split_users(c.ratings, **holdout)[0], holdout)
+    c.priors, jobs = {}, []
     for name, (cfg, ratings, split) in runs.items():
         folder = out/"prior"/name
-        key = fingerprint(dict(embeddings=c["emb_key"], data=dataclasses.asdict(P.data), prior=prior_params, name=name,
+        key = fingerprint(dict(embeddings=c.emb_key, data=dataclasses.asdict(P.data), prior=prior_params, name=name,
                                config=dataclasses.asdict(cfg)) | ({"split": split} if split else {}))
         if not _fresh(folder, key):
             _started(folder, key)
             jobs.append(dict(name=name, data=prior_dataset(ratings, catalog), folder=folder, config=cfg, key=key,
                              meta=dict(embedder=catalog.embedder, embeddings=str(Path(store).resolve()))))
-        c["priors"][name] = (folder, key)
-    c["fold_in_prior"] = c["priors"].pop(FOLD_IN_PRIOR, None)          # not a generator of the tables: the samples' key leaves it out
+        c.priors[name] = (folder, key)
+    c.fold_in_prior = c.priors.pop(FOLD_IN_PRIOR, None)          # not a generator of the tables: the samples' key leaves it out
     train_priors(jobs, progress)
     for j in jobs: mark_stage(j["folder"], j["key"])
 
 # %% ../nbs/09a_stages.ipynb #c5b1ff80
-def selection_quality(c:dict, k:int=20, round_trip:bool=False):
+def selection_quality(c:Run, k:int=20, round_trip:bool=False):
     "The quality `sample_diverse` selects by: `knn_quality` of a verifier trained on the run's ratings (into `samples/selector`), through the decoder if `round_trip`."
     from rebeca.embeddings import Catalog
     from rebeca.sampling import knn_quality
     from rebeca.verifier import train_verifier
-    v = c["P"].verifier
-    catalog = Catalog.load(c["store"])
-    verifier, _ = train_verifier(c["ratings"], catalog, out=Path(c["out"])/"samples"/"selector", latent_dim=v.latent_dim,
+    v = c.P.verifier
+    catalog = Catalog.load(c.store)
+    verifier, _ = train_verifier(c.ratings, catalog, out=Path(c.out)/"samples"/"selector", latent_dim=v.latent_dim,
                                  standardise=v.standardise, optimizer=v.optimizer, progress=False)
     trip = None
     if round_trip:
         from rebeca.decoding import RoundTrip
         from rebeca.embeddings import store_embedder
-        trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c["store"]))
+        trip = RoundTrip(profile_decoder(c, progress=False), store_embedder(c.store))
     return knn_quality(verifier.probabilities(catalog.X), catalog.X, k=k, round_trip=trip)
 
 
-def sampling_stage(c:dict, progress:bool=True):
-    "Sample every set of the plan: `c['samples']`, name -> samples file, and `c['samp_key']`."
+def sampling_stage(c:Run, progress:bool=True):
+    "Sample every set of the plan: `c.samples`, name -> samples file, and `c.samp_key`."
     import torch
     from rebeca.core import default_device
     from rebeca.embeddings import Catalog
     from rebeca.sampling import TrainedPrior, sample_embeddings, save_samples, check_sample_scale, Diverse, sample_diverse
-    s, out, priors = c["P"].sampling, Path(c["out"]), c["priors"]
+    s, out, priors = c.P.sampling, Path(c.out), c.priors
     folder = out/"samples"
     key = fingerprint(dict(priors={k: v[1] for k, v in priors.items()}, sampling=dataclasses.asdict(s)))
     plan = {"REBECA": ("REBECA", s.guidance_scale), "uncond": ("REBECA", 0.0)}
     varied = DIVERSE if s.diverse and s.diverse_beside else "REBECA"       # the set `sample_diverse` draws, if any
     if varied == DIVERSE: plan[DIVERSE] = ("REBECA", None)
     if "NoUE" in priors: plan["NoUE"] = ("NoUE", s.guidance_scale)
-    for w in s.sweep: plan[f"REBECA_w{w:g}"] = ("REBECA", float(w))
+    for w in s.sweep: plan[SampleSet("REBECA", float(w)).name] = ("REBECA", float(w))
     files = {name: folder/f"{name}.safetensors" for name in plan}
     if not _fresh(folder, key):
         _started(folder, key)
-        loaded, catalog = {}, Catalog.load(c["store"]).X
+        loaded, catalog = {}, Catalog.load(c.store).X
         for name, (prior_name, w) in plan.items():
             if files[name].is_file(): continue                         # finished before an interruption
             prior = loaded.setdefault(prior_name, TrainedPrior(priors[prior_name][0], device=default_device()))
@@ -233,17 +263,17 @@ def sampling_stage(c:dict, progress:bool=True):
             check_sample_scale(X, catalog, name)                      # stop before anything is decoded from it
             save_samples(files[name], X, users, prior, scheduler=s.scheduler, steps=s.steps, seed=s.seed, **settings)
         mark_stage(folder, key)
-    c["samples"], c["samp_key"] = files, key
+    c.samples, c.samp_key = files, key
 
 # %% ../nbs/09a_stages.ipynb #fb89d03b
-def profile_decoder(c:dict, progress:bool=True):
+def profile_decoder(c:Run, progress:bool=True):
     "The profile's decoder, built by name with what the run has: the data folder, the store, a scene reader's folder."
     from rebeca.decoding import make_decoder
     from rebeca.embeddings import read_store_record
-    P, out = c["P"], Path(c["out"])
-    d, embedder = P.decoding, read_store_record(c["store"])["embedder"]
+    P, out = c.P, Path(c.out)
+    d, embedder = P.decoding, read_store_record(c.store)["embedder"]
     return make_decoder(d.decoder, offers=dict(
-        checkpoint=embedder.get("checkpoint"), reader=out/"decoded"/"scene_reader", world=c["root"], store=c["store"],
+        checkpoint=embedder.get("checkpoint"), reader=out/"decoded"/"scene_reader", world=c.root, store=c.store,
         embedder=embedder, steps=d.steps, guidance_scale=d.guidance_scale, ip_adapter_scale=d.ip_adapter_scale,
         scheduler=d.scheduler, dtype=d.dtype, progress=progress))
 
@@ -252,24 +282,24 @@ def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
     d, s = P.decoding, P.sampling
     if not d.prompts: return {n: (n, None, None, False) for n in names}
     first, n = d.prompts[0], min(d.n or s.n, s.n)
-    plan = {f"{m}-{p}": (m, p, s.n if (m, p) == ("REBECA", first) else n, False)    # REBECA-T0 in full: topics and round trip
+    plan = {SampleSet(m, prompt=p).name: (m, p, s.n if (m, p) == ("REBECA", first) else n, False)    # REBECA-T0 in full: topics and round trip
             for m in ("REBECA", "NoUE") if m in names for p in d.prompts}
-    plan |= {f"SD-{p}": ("REBECA", p, n, True) for p in d.prompts}             # Table 1's baselines: the prompt alone
-    plan |= {f"REBECA_w{w:g}-{first}": (f"REBECA_w{w:g}", first, min(d.sweep_n, s.n), False) for w in s.sweep}   # Figure 4
-    if s.diverse and s.diverse_beside and "REBECA" in names: plan[f"{DIVERSE}-{first}"] = (DIVERSE, first, n, False)   # as many as REBECA's rows
+    plan |= {SampleSet("SD", prompt=p).name: ("REBECA", p, n, True) for p in d.prompts}             # Table 1's baselines: the prompt alone
+    plan |= {SampleSet("REBECA", w, first).name: (SampleSet("REBECA", w).name, first, min(d.sweep_n, s.n), False) for w in s.sweep}   # Figure 4
+    if s.diverse and s.diverse_beside and "REBECA" in names: plan[SampleSet(DIVERSE, prompt=first).name] = (DIVERSE, first, n, False)   # as many as REBECA's rows
     return plan
 
-def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
-    "Decode the sets of `decode_plan`: `c['decoded']`, folder name -> image folder, and `c['dec_key']`."
+def decoding_stage(c:Run, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
+    "Decode the sets of `decode_plan`: `c.decoded`, folder name -> image folder, and `c.dec_key`."
     import matplotlib.pyplot as plt
     from rebeca.decoding import decode_samples, plot_liked_vs_generated, sample_index
     from rebeca.sampling import load_samples
-    P, out, samples = c["P"], Path(c["out"]), c["samples"]
+    P, out, samples = c.P, Path(c.out), c.samples
     d = P.decoding
     folder = out/"decoded"
     plan = {k: v for k, v in decode_plan(P, names).items() if v[0] in samples}
-    key = fingerprint(dict(samples=c["samp_key"], decoding=_outputs(d), plan=plan))
-    c["decoded"], c["dec_key"] = {k: folder/k for k in plan}, key
+    key = fingerprint(dict(samples=c.samp_key, decoding=_outputs(d), plan=plan))
+    c.decoded, c.dec_key = {k: folder/k for k in plan}, key
     if not _fresh(folder, key):
         _started(folder, key)
         decoder = profile_decoder(c, progress)
@@ -280,13 +310,13 @@ def decoding_stage(c:dict, names=("REBECA", "NoUE", "uncond"), progress:bool=Tru
                 rows = np.flatnonzero(sample_index(users) < per_user) if per_user is not None else np.arange(len(users))
                 X, users = (np.zeros_like(X[rows]) if prompt_only else X[rows]), users[rows]
                 source = (X, users, meta | {"user_ids": list(np.asarray(meta["user_ids"], dtype=object)[rows])})
-            decode_samples(source, decoder.prompt_only() if prompt_only else decoder, c["decoded"][k], prompt=prompt,
+            decode_samples(source, decoder.prompt_only() if prompt_only else decoder, c.decoded[k], prompt=prompt,
                            batch_size=d.batch_size, progress=progress)
         mark_stage(folder, key)
-    main = next((k for k in ("REBECA", f"REBECA-{d.prompts[0]}" if d.prompts else None) if k in c["decoded"]), None)
+    main = next((k for k in ("REBECA", SampleSet("REBECA", prompt=d.prompts[0]).name if d.prompts else None) if k in c.decoded), None)
     if main is not None:                                                   # Figure 1, from this run's images
         truth = ground_truth(c)
-        fig = plot_liked_vs_generated(c["ratings"], c["decoded"][main], users=list(range(min(4, c["ratings"].n_users))),
+        fig = plot_liked_vs_generated(c.ratings, c.decoded[main], users=list(range(min(4, c.ratings.n_users))),
                                       describe=truth.describe if truth is not None else None)
         save_figure(fig, out, "figure1_liked_vs_generated"); plt.close(fig)
 
@@ -310,13 +340,13 @@ def run_verify(ratings:Ratings, store, samples:dict, out, decoder=None, truth=No
     return result
 
 # %% ../nbs/09a_stages.ipynb #cb633da1
-def verifier_stage(c:dict, progress:bool=True):
-    "The verifier, Algorithm 1 and the ground truth on every samples file: `c['verify']` (verify.json), `c['ver_key']`."
-    P, out = c["P"], Path(c["out"])
+def verifier_stage(c:Run, progress:bool=True):
+    "The verifier, Algorithm 1 and the ground truth on every samples file: `c.verify` (verify.json), `c.ver_key`."
+    P, out = c.P, Path(c.out)
     v = P.verifier
     folder = out/"verify"
-    key = fingerprint(dict(samples=c["samp_key"], verifier=dataclasses.asdict(v), data=dataclasses.asdict(P.data),
-                           decoding=_outputs(P.decoding), decoded=c.get("dec_key") if P.decoding.prompts else None))
+    key = fingerprint(dict(samples=c.samp_key, verifier=dataclasses.asdict(v), data=dataclasses.asdict(P.data),
+                           decoding=_outputs(P.decoding), decoded=c.dec_key if P.decoding.prompts else None))
     if not _fresh(folder, key):
         _started(folder, key)
         decoder = trip = None
@@ -325,17 +355,17 @@ def verifier_stage(c:dict, progress:bool=True):
             from rebeca.embeddings import store_embedder
             from rebeca.sampling import count_samples
             first = P.decoding.prompts[0]
-            full = {n: c["decoded"][f"{n}-{first}"] for n in c["samples"] if f"{n}-{first}" in c["decoded"]
-                    and len(pd.read_csv(c["decoded"][f"{n}-{first}"]/"metadata.csv")) == count_samples(c["samples"][n])}
-            trip = FolderRoundTrip(full, store_embedder(c["store"]))
+            full = {n: c.decoded[f"{n}-{first}"] for n in c.samples if f"{n}-{first}" in c.decoded
+                    and len(pd.read_csv(c.decoded[f"{n}-{first}"]/"metadata.csv")) == count_samples(c.samples[n])}
+            trip = FolderRoundTrip(full, store_embedder(c.store))
         elif v.round_trip: decoder = profile_decoder(c, progress)
         selector = out/"samples"/"selector"                      # `sample_diverse`'s verifier: the same ratings, settings and seed
         if (selector/"verifier.json").is_file() and not (folder/"verifier").exists(): shutil.copytree(selector, folder/"verifier")
-        run_verify(c["ratings"], c["store"], c["samples"], folder, decoder=decoder, truth=ground_truth(c),
+        run_verify(c.ratings, c.store, c.samples, folder, decoder=decoder, truth=ground_truth(c),
                    n_permutations=v.permutations, latent_dim=v.latent_dim, progress=progress, round_trip=trip,
                    verifier_kwargs=dict(standardise=v.standardise, optimizer=v.optimizer))
         mark_stage(folder, key)
-    c["verify"], c["ver_key"] = json.loads((folder/"verify.json").read_text()), key
+    c.verify, c.ver_key = json.loads((folder/"verify.json").read_text()), key
 
 # %% ../nbs/09a_stages.ipynb #4d6124c2
 def catalog_to_caption(ratings:Ratings, sample:int|None=5000, seed:int=0) -> list:
@@ -349,25 +379,25 @@ def catalog_to_caption(ratings:Ratings, sample:int|None=5000, seed:int=0) -> lis
 def _caption_counts(table:pd.DataFrame) -> dict:
     return {s: int((table.status == s).sum()) for s in ("ok", "failed", "error")}
 
-def topics_stage(c:dict, progress:bool=True):
-    "Captions, topic models and topic precision: `c['topics']` (topics.json) and `c['top_key']`."
+def topics_stage(c:Run, progress:bool=True):
+    "Captions, topic models and topic precision: `c.topics` (topics.json) and `c.top_key`."
     from rebeca.data import IMAGE_DIR
     from rebeca.openai_client import caption_cost
     from rebeca.topics import (TopicModel, make_captioner, caption_images, assign_topics, precision_table, liked_sets,
                                summarise_precision, paired_difference, plot_topic_precision, KINDS)
-    P, out, ratings, truth = c["P"], Path(c["out"]), c["ratings"], ground_truth(c)
+    P, out, ratings, truth = c.P, Path(c.out), c.ratings, ground_truth(c)
     t = P.topics
     folder = out/"topics"
-    key = fingerprint(dict(inputs=fingerprint([c["dec_key"], c["ver_key"]]), topics=_outputs(t)))
-    c["top_key"] = key
-    if _fresh(folder, key): c["topics"] = json.loads((folder/"topics.json").read_text()); return
+    key = fingerprint(dict(inputs=fingerprint([c.dec_key, c.ver_key]), topics=_outputs(t)))
+    c.top_key = key
+    if _fresh(folder, key): c.topics = json.loads((folder/"topics.json").read_text()); return
     _started(folder, key)
-    cache, root = folder/"cache", Path(c["root"])
+    cache, root = folder/"cache", Path(c.root)
     captioner = make_captioner(t.captioner, offers=dict(model=t.model, base_url=t.base_url, in_flight=t.in_flight,
                                                         probe=out/"verify"/"probe"))
     # what is captioned: the catalog's likes and a background sample (unless the data has captions), and REBECA's images
     first = P.decoding.prompts[0] if P.decoding.prompts else None
-    generated = dict(c["decoded"]) if first is None else {"REBECA": c["decoded"][f"REBECA-{first}"]}
+    generated = dict(c.decoded) if first is None else {"REBECA": c.decoded[SampleSet("REBECA", prompt=first).name]}
     catalog_paths = [] if t.catalog_captions else [root/IMAGE_DIR/i for i in catalog_to_caption(ratings, t.catalog_sample)]
     metas = {name: pd.read_csv(Path(f)/"metadata.csv") for name, f in generated.items()}
     todo = catalog_paths + [Path(generated[n])/f for n, meta in metas.items() for f in meta.file]
@@ -415,21 +445,21 @@ def topics_stage(c:dict, progress:bool=True):
     if failed:                                # the results stand on the captions that came back; a rerun asks again for the rest
         print(f"topics: captions failed for {failed} images, left out of topic precision; run again to retry them", flush=True)
     else: mark_stage(folder, key)
-    c["topics"] = result
+    c.topics = result
 
 # %% ../nbs/09a_stages.ipynb #8d5581a1
-def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
+def _decoded_metrics(c:Run, names:list, features:dict) -> dict:
     "FID, CMMD and per-user CMMD of every samples set against the liked catalog, both pools decoded by the profile's decoder."
     from rebeca.decoding import RoundTrip
     from rebeca.embeddings import Catalog
     from rebeca.metrics import frechet_distance, cmmd, per_user_diversity
     from rebeca.sampling import load_samples
-    ratings = c["ratings"]
-    catalog = Catalog.load(c["store"])
+    ratings = c.ratings
+    catalog = Catalog.load(c.store)
     X = catalog.X
     decoder = profile_decoder(c, progress=False)
     trips = {k: RoundTrip(decoder, f) for k, f in features.items()}       # one round trip per distinct feature extractor
-    fid_of, cmmd_of = (lambda F: F[c["P"].metrics.fid]), (lambda F: F[c["P"].metrics.cmmd_features])
+    fid_of, cmmd_of = (lambda F: F[c.P.metrics.fid]), (lambda F: F[c.P.metrics.cmmd_features])
     R = {k: rt(X) for k, rt in trips.items()}
     real = {k: r[np.unique(ratings.likes(None, catalog)[1])] for k, r in R.items()}
     users, rows = ratings.likes("train", catalog)
@@ -437,24 +467,25 @@ def _decoded_metrics(c:dict, names:list, features:dict) -> dict:
     per_user = lambda F, users: float(np.mean([cmmd(own[u], F[users == u]) for u in np.unique(users) if u in own]))
     rows = {}
     for name in names:
-        S, users, _ = load_samples(c["samples"][name])
+        S, users, _ = load_samples(c.samples[name])
         F = {k: rt(S) for k, rt in trips.items()}
         rows[name] = dict(FID=frechet_distance(fid_of(real), fid_of(F)), CMMD=cmmd(cmmd_of(real), cmmd_of(F)),
                           CMMD_per_user=per_user(cmmd_of(F), users), Vendi=per_user_diversity(S, users, reference=X).vendi.mean(), images=len(S))
-    n = c["P"].sampling.n
+    n = c.P.sampling.n
     pick, users = np.random.default_rng(0).integers(0, len(X), n * ratings.n_users), np.repeat(np.arange(ratings.n_users), n)
     rows["random catalog"] = dict(FID=frechet_distance(fid_of(real), fid_of(R)[pick]), CMMD=cmmd(cmmd_of(real), cmmd_of(R)[pick]),
                                   CMMD_per_user=per_user(cmmd_of(R)[pick], users), Vendi=per_user_diversity(X[pick], users, reference=X).vendi.mean(),
                                   images=len(pick))
     return rows
 
-def samples_vendi(c:dict, name:str, catalog) -> float:
+def samples_vendi(c:Run, name:str, catalog) -> float:
     "Mean per-user Vendi score (dimensions standardised by `catalog`) of the samples behind the metrics row `name` (a set, or one decoded under a prompt); NaN for others."
     from rebeca.metrics import per_user_diversity
     from rebeca.sampling import load_samples
-    source = name if name in c["samples"] else name.rsplit("-", 1)[0]
-    if name.startswith("SD-") or source not in c["samples"]: return float("nan")     # the prompt alone has no embeddings
-    S, users, _ = load_samples(c["samples"][source])
+    s = SampleSet.parse(name)
+    source = name if name in c.samples else s.samples
+    if not s.has_samples or source not in c.samples: return float("nan")     # the prompt alone has no embeddings
+    S, users, _ = load_samples(c.samples[source])
     return float(per_user_diversity(S, users, reference=catalog).vendi.mean())
 
 def _first_images(folder, k:int) -> np.ndarray:
@@ -463,14 +494,14 @@ def _first_images(folder, k:int) -> np.ndarray:
     sample = pd.read_csv(Path(folder)/"metadata.csv").set_index("file")["sample"]
     return np.flatnonzero([sample[name] < k for name in list_images(folder)[1]])
 
-def _liked_folder(c:dict) -> Path:
+def _liked_folder(c:Run) -> Path:
     "The real pool of FID and CMMD on images: links to the liked images (`metrics.real_pool`), or copies resized to `metrics.real_size`."
     from rebeca.data import IMAGE_DIR
-    m, df = c["P"].metrics, c["ratings"].df
+    m, df = c.P.metrics, c.ratings.df
     if m.real_pool not in ("likes", "test-likes"): raise RebecaError(f"metrics.real_pool={m.real_pool!r}: expected 'likes' or 'test-likes'")
     liked = df[(df.like == 1) & ((df.split == "test") if m.real_pool == "test-likes" else True)]
-    src = Path(c["root"])/IMAGE_DIR
-    folder = Path(c["out"])/"metrics"/(f"real-{m.real_pool}" + (f"-{m.real_size}px" if m.real_size else "")); folder.mkdir(parents=True, exist_ok=True)
+    src = Path(c.root)/IMAGE_DIR
+    folder = Path(c.out)/"metrics"/(f"real-{m.real_pool}" + (f"-{m.real_size}px" if m.real_size else "")); folder.mkdir(parents=True, exist_ok=True)
     for name in liked.item.unique():
         target = folder/(Path(name).stem + ".png" if m.real_size else name)
         if target.exists() or not (src/name).exists(): continue
@@ -480,18 +511,18 @@ def _liked_folder(c:dict) -> Path:
     return folder
 
 # %% ../nbs/09a_stages.ipynb #58275202
-def metrics_stage(c:dict, names=None):
-    "FID and CMMD of each samples set (or decoded folder) against the liked images: `c['metrics']` (a table), `c['met_key']`."
+def metrics_stage(c:Run, names=None):
+    "FID and CMMD of each samples set (or decoded folder) against the liked images: `c.metrics` (a table), `c.met_key`."
     from rebeca.metrics import make_fid_features, make_cmmd_features, folder_features, frechet_distance, cmmd
-    P, out = c["P"], Path(c["out"])
+    P, out = c.P, Path(c.out)
     m, folder = P.metrics, out/"metrics"
     if m.real not in ("images", "decoded"): raise RebecaError(f"metrics.real={m.real!r}: expected 'images' or 'decoded'")
-    names = list(names or c["samples"])
-    key = fingerprint(dict(inputs=fingerprint([c["samp_key"], c["dec_key"]]), metrics=_outputs(m), names=names))
-    c["met_key"] = key
-    if _fresh(folder, key): c["metrics"] = pd.read_csv(folder/"metrics.csv", index_col=0); return
+    names = list(names or c.samples)
+    key = fingerprint(dict(inputs=fingerprint([c.samp_key, c.dec_key]), metrics=_outputs(m), names=names))
+    c.met_key = key
+    if _fresh(folder, key): c.metrics = pd.read_csv(folder/"metrics.csv", index_col=0); return
     _started(folder, key)
-    offers = dict(store=c["store"])
+    offers = dict(store=c.store)
     features = {m.fid: make_fid_features(m.fid, offers=offers)}
     if m.cmmd_features not in features: features[m.cmmd_features] = make_cmmd_features(m.cmmd_features, offers=offers)
     if m.real == "decoded": rows = _decoded_metrics(c, names, features)
@@ -500,24 +531,24 @@ def metrics_stage(c:dict, names=None):
         real = {k: folder_features(_liked_folder(c), f, batch_size=32, loaders=loaders) for k, f in features.items()}
         cap = (P.decoding.n or P.sampling.n) if P.decoding.prompts else None     # every row of Tables 1-2 from as many images
         rows = {}
-        for name, f in c["decoded"].items():
+        for name, f in c.decoded.items():
             G = {k: folder_features(f, fx, batch_size=32, loaders=loaders) for k, fx in features.items()}
-            if cap is not None and not name.startswith("REBECA_w"): G = {k: g[_first_images(f, cap)] for k, g in G.items()}
+            if cap is not None and SampleSet.parse(name).w is None: G = {k: g[_first_images(f, cap)] for k, g in G.items()}
             rows[name] = dict(FID=frechet_distance(real[m.fid], G[m.fid]), CMMD=cmmd(real[m.cmmd_features], G[m.cmmd_features]),
                               images=len(G[m.fid]), real_images=len(real[m.fid]))
     table = pd.DataFrame(rows).T
     if "Vendi" not in table:
         from rebeca.embeddings import Catalog
-        catalog = Catalog.load(c["store"]).X
+        catalog = Catalog.load(c.store).X
         table["Vendi"] = [samples_vendi(c, name, catalog) for name in table.index]
     atomic_write(folder/"metrics.csv", table.to_csv())
     for name, df in tables_1_2(P, table).items(): save_table(df, out, name)       # Tables 1-2 need nothing after this stage
     mark_stage(folder, key)
-    c["metrics"] = table
+    c.metrics = table
 
 # %% ../nbs/09a_stages.ipynb #f01d2002
-def fold_in_stage(c:dict, progress:bool=True):
-    "The fold-in experiment (`13_fold_in`): `c['fold_in']`, its table (also in `tables/fold_in` and `figures/fold_in_new_users.png`)."
+def fold_in_stage(c:Run, progress:bool=True):
+    "The fold-in experiment (`13_fold_in`): `c.fold_in`, its table (also in `tables/fold_in` and `figures/fold_in_new_users.png`)."
     import matplotlib.pyplot as plt
     import torch
     from rebeca.checkpoint import load_model
@@ -525,38 +556,38 @@ def fold_in_stage(c:dict, progress:bool=True):
     from rebeca.foldin import fold_in_experiment, fold_in_methods, fold_in_table, plot_fold_in
     from rebeca.sampling import TrainedPrior, sample_embeddings, load_samples
     from rebeca.verifier import Verifier, permutation_test
-    P, out = c["P"], Path(c["out"])
+    P, out = c.P, Path(c.out)
     f, s, folder = P.fold_in, P.sampling, out/"fold_in"
     w, n = (s.guidance_scale if f.guidance_scale is None else f.guidance_scale), f.n or s.n
-    kept = c.get("fold_in_prior") or (None, None)                        # trained by the prior stage, beside REBECA's
-    key = fingerprint(dict(prior=c["priors"]["REBECA"][1], noue=c["priors"].get("NoUE", (None, None))[1], kept=kept[1], fold_in=_outputs(f),
-                           w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c["ver_key"],
+    kept = c.fold_in_prior or (None, None)                        # trained by the prior stage, beside REBECA's
+    key = fingerprint(dict(prior=c.priors["REBECA"][1], noue=c.priors.get("NoUE", (None, None))[1], kept=kept[1], fold_in=_outputs(f),
+                           w=w, n=n, sampling=dict(scheduler=s.scheduler, steps=s.steps, seed=s.seed), verifier=c.ver_key,
                            decoding=_outputs(P.decoding)))
     if not _fresh(folder, key):
         _started(folder, key)
-        catalog = Catalog.load(c["store"])
+        catalog = Catalog.load(c.store)
         X = catalog.X
-        main = TrainedPrior(c["priors"]["REBECA"][0])
+        main = TrainedPrior(c.priors["REBECA"][0])
         batch = {"batch": f.batch} if f.batch else {}                   # the amortised start shares it, so the fold-in goes on from it
-        exp = fold_in_experiment(c["ratings"], catalog, folder, main.config, holdout=f.holdout, ks=[k or None for k in f.ks],
+        exp = fold_in_experiment(c.ratings, catalog, folder, main.config, holdout=f.holdout, ks=[k or None for k in f.ks],
                                  methods=fold_in_methods(f.steps, **batch), n=n, guidance_scale=w,
                                  steps=s.steps, scheduler=s.scheduler, repeats=f.repeats, seed=s.seed, progress=progress, prior_run=kept[0])
         held, owners = exp["held"], np.repeat(exp["held"], n)
         def draw(name:str, sampled:str):
             "The held-out users' samples from prior `name`: their rows of the sampling stage's set `sampled` if it was drawn alike, else drawn here."
-            if n == s.n and sampled in c.get("samples", {}):
-                S, u, meta = load_samples(c["samples"][sampled])
+            if n == s.n and sampled in (c.samples or {}):
+                S, u, meta = load_samples(c.samples[sampled])
                 if meta["settings"].get("guidance_scale") == w: return S[np.isin(u, held)], u[np.isin(u, held)]
-            prior = TrainedPrior(c["priors"][name][0])
+            prior = TrainedPrior(c.priors[name][0])
             return sample_embeddings(prior, held, n, guidance_scale=w, scheduler=s.scheduler, num_inference_steps=s.steps,
                                      generator=torch.Generator().manual_seed(s.seed))[0], owners
-        sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw("REBECA", f"REBECA_w{w:g}")}
-        if "NoUE" in c["priors"]: sets["NoUE"] = draw("NoUE", "NoUE")
+        sets = {name: load_samples(path)[:2] for name, path in exp["files"].items()} | {"retrained": draw("REBECA", SampleSet("REBECA", w).name)}
+        if "NoUE" in c.priors: sets["NoUE"] = draw("NoUE", "NoUE")
         sets["random catalog"] = (X[np.random.default_rng(s.seed).integers(0, len(catalog), len(owners))], owners)
-        who, rows = c["ratings"].likes("test", catalog)
+        who, rows = c.ratings.likes("test", catalog)
         sets["held-out likes"] = (X[rows[np.isin(who, held)]], who[np.isin(who, held)])
         truth, verifier = ground_truth(c), load_model(Verifier, out/"verify"/"verifier"/"model").eval()
-        rates = truth.like_rates(c["ratings"], c["store"], sets, out/"verify", decoder=profile_decoder(c, progress), progress=progress) if truth is not None else None
+        rates = truth.like_rates(c.ratings, c.store, sets, out/"verify", decoder=profile_decoder(c, progress), progress=progress) if truth is not None else None
         if rates is None: rates = {k: verifier.probabilities(S)[u, np.arange(len(u))] for k, (S, u) in sets.items()}
         per_user = {k: pd.Series(v).groupby(sets[k][1]).mean().reindex(held).to_numpy() for k, v in rates.items()}
         table = fold_in_table({k: per_user[k] for k in exp["files"]}, per_user["retrained"], per_user["random catalog"],
@@ -572,14 +603,14 @@ def fold_in_stage(c:dict, progress:bool=True):
         ax.set_title(f"{len(held)} users held out of training, folded back in"); ax.figure.tight_layout()
         save_figure(ax.figure, out, "fold_in_new_users"); plt.close(ax.figure)
         mark_stage(folder, key)
-    c["fold_in"] = pd.read_csv(folder/"fold_in.csv", dtype={"k": str}).fillna({"k": ""})
+    c.fold_in = pd.read_csv(folder/"fold_in.csv", dtype={"k": str}).fillna({"k": ""})
 
 # %% ../nbs/09a_stages.ipynb #d8896d88
 def run_until(stage:str, profile, out, progress:bool=True) -> dict:
     "Run the stages of `profile` (a `Profile`, a name or a YAML file) up to `stage` in folder `out`; the chain `c`."
     if stage not in STAGES: raise RebecaError(f"stage={stage!r}: expected one of {list(STAGES)}")
     P = load_profile(profile)
-    c = dict(P=P, out=Path(out))
+    c = Run(P=P, out=Path(out))
     runners = dict(world=world_stage, data=data_stage, embeddings=lambda c: embeddings_stage(c, progress),
                    prior=lambda c: prior_stage(c, progress), sampling=lambda c: sampling_stage(c, progress),
                    decoding=lambda c: decoding_stage(c, progress=progress), verifier=lambda c: verifier_stage(c, progress),
