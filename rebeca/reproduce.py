@@ -138,7 +138,6 @@ _SMALL_IMAGE = 20_000                           # any other decoder's images (th
 def _decoded_images(p:Profile, users:int) -> dict:
     "Images per folder of the decoding stage of `p` for `users` users."
     from rebeca.stages import decode_plan
-    from rebeca.sampling import SampleSet
     return {k: users * (per_user or p.sampling.n) for k, (_, _, per_user, _) in
             decode_plan(p, names=("REBECA", "NoUE") if p.prior.noue else ("REBECA",)).items()}
 

@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/stages.html.md"""
 
 # %% ../nbs/09a_stages.ipynb #2f3fa8c0
 from __future__ import annotations
-import dataclasses, hashlib, json, shutil, time
+import dataclasses, json, shutil
 from pathlib import Path
 
 import numpy as np

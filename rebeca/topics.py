@@ -6,7 +6,7 @@ Docs: https://rebeca-recsys.github.io/rebeca/topics.html.md"""
 
 # %% ../nbs/06_topics.ipynb #c0a0121e
 from __future__ import annotations
-import ast, base64, hashlib, io, json, logging, os, re, time, warnings
+import ast, hashlib, io, json, logging, re, time, warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
