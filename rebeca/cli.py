@@ -19,7 +19,7 @@ __all__ = ['SPLIT', 'QUIET', 'DEVICE', 'WORLD', 'EXTRACT', 'AUTOENCODER', 'VIT',
            'REPRODUCE', 'COMMANDS', 'FIT', 'param_docs', 'add_option', 'Group', 'command', 'build_parser', 'main',
            'world_command', 'data_command', 'embed_command', 'train_command', 'sample_command', 'decode_command',
            'verify_command', 'reproduce_command', 'download_command', 'store_command', 'fit_command',
-           'recommend_command', 'evaluate_command', 'fold_in_command']
+           'recommend_command', 'evaluate_command', 'fold_in_command', 'cli_reference']
 
 # %% ../nbs/10_cli.ipynb #1a9a0ab6
 def _choices(choices):
@@ -513,3 +513,26 @@ def fold_in_command(prior:Path, # a prior run (`rebeca train`, or a reproduction
 
 # %% ../nbs/10_cli.ipynb #777cccf3
 if __name__ == "__main__": sys.exit(main())
+
+# %% ../nbs/10_cli.ipynb #d85ac74a
+def _cell(text) -> str:
+    "A Markdown table cell: pipes escaped, no line breaks."
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+def cli_reference() -> str:
+    "The command-line reference as Markdown: each command of `rebeca` with its usage and a table of its options."
+    out = []
+    for name in COMMANDS:
+        parser = build_parser(name)
+        sub = next(a for a in parser._actions if a.dest == "command").choices[name]
+        out += [f"## `rebeca {name}`", "", sub.description or "", "", "```text", sub.format_usage().strip(), "```", "",
+                "| option | default | what it does |", "|---|---|---|"]
+        for a in sub._actions:
+            if a.dest == "help": continue
+            flag = ", ".join(f"`{s}`" for s in a.option_strings) or f"`{a.dest}`"
+            if a.choices: flag += ": " + ", ".join(f"`{c}`" for c in a.choices)
+            default = "required" if a.required else ("" if a.default is None or a.default is False or a.default == argparse.SUPPRESS else f"`{a.default}`")
+            what = (a.help or "").replace(f" (default: {a.default})", "").replace("%%", "%")
+            out.append(f"| {_cell(flag)} | {_cell(default)} | {_cell(what)} |")
+        out.append("")
+    return "\n".join(out)
