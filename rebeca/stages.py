@@ -50,10 +50,10 @@ class Run:
     dec_key: str | None = None
     verify: dict | None = None                # verifier: verify.json
     ver_key: str | None = None
-    topics: dict | None = None                # topics: topics.json
-    top_key: str | None = None
     metrics: pd.DataFrame | None = None       # metrics: one row per set
     met_key: str | None = None
+    topics: dict | None = None                # topics: topics.json
+    top_key: str | None = None
     fold_in: dict | None = None               # fold_in: the experiment's table and files
     tables: dict | None = None                # results: name -> table
 
@@ -277,6 +277,7 @@ def profile_decoder(c:Run, progress:bool=True):
         embedder=embedder, steps=d.steps, guidance_scale=d.guidance_scale, ip_adapter_scale=d.ip_adapter_scale,
         scheduler=d.scheduler, dtype=d.dtype, progress=progress))
 
+# %% ../nbs/09a_stages.ipynb #cd2dddf5
 def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
     "What the decoding stage decodes: folder -> (samples set, prompt, images per user or None for all, prompt only?)."
     d, s = P.decoding, P.sampling
@@ -289,6 +290,7 @@ def decode_plan(P, names=("REBECA", "NoUE", "uncond")) -> dict:
     if s.diverse and s.diverse_beside and "REBECA" in names: plan[SampleSet(DIVERSE, prompt=first).name] = (DIVERSE, first, n, False)   # as many as REBECA's rows
     return plan
 
+# %% ../nbs/09a_stages.ipynb #94d50bac
 def decoding_stage(c:Run, names=("REBECA", "NoUE", "uncond"), progress:bool=True):
     "Decode the sets of `decode_plan`: `c.decoded`, folder name -> image folder, and `c.dec_key`."
     import matplotlib.pyplot as plt
@@ -379,6 +381,7 @@ def catalog_to_caption(ratings:Ratings, sample:int|None=5000, seed:int=0) -> lis
 def _caption_counts(table:pd.DataFrame) -> dict:
     return {s: int((table.status == s).sum()) for s in ("ok", "failed", "error")}
 
+# %% ../nbs/09a_stages.ipynb #f1f6efa2
 def topics_stage(c:Run, progress:bool=True):
     "Captions, topic models and topic precision: `c.topics` (topics.json) and `c.top_key`."
     from rebeca.data import IMAGE_DIR
