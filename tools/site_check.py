@@ -1,7 +1,9 @@
 """Check the built site in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`) through
 Selenium, reading `_site/` from a local HTTP server on 127.0.0.1.
 
-    python tools/site_check.py [--site _site] [--shots _shots]
+    python tools/site_check.py [--self-test] [--site _site] [--shots _shots]
+
+With `--self-test` it first checks itself on a tiny site with a broken image, a broken link and a missing anchor.
 
 Every page reachable from the home page is opened. Each must render (a title, and text in its article), every `img`
 on it must have loaded (`complete` and a natural width), and every link into the site must reach a page that the
@@ -68,12 +70,12 @@ def settled(drv, timeout: float = 20):
     return last or drv.execute_script(PAGE_STATE)
 
 
-def check(site: Path, shots: Path) -> int:
+def check(site: Path, shots: Path, shown: dict = SHOTS) -> int:
     server, base = serve(site)
     profile = tempfile.mkdtemp(prefix="chromium-")
     drv = browser(profile)
     drv.set_page_load_timeout(60)
-    errors, seen, todo, states = [], set(), [base], {}
+    errors, seen, todo, states, broken = [], set(), [base], {}, set()
     n_img = n_link = 0
     try:
         while todo:
@@ -92,19 +94,18 @@ def check(site: Path, shots: Path) -> int:
                 if not link.startswith(base): continue
                 n_link += 1
                 target, _ = urldefrag(link)
-                if target.endswith("/") or target.endswith(".html"): todo.append(target)
-        for url, s in states.items():                             # every internal link: a page we have, an anchor it has
+                path = site/urlparse(target).path.removeprefix(urlparse(base).path)
+                if not (path.is_file() or (path/"index.html").is_file()):
+                    if link not in broken: errors.append(f"{page}: broken link {link}"); broken.add(link)
+                elif target.endswith("/") or target.endswith(".html"): todo.append(target)
+        for url, s in states.items():                             # every link to a page: an anchor that page has
             page = url.removeprefix(base) or "(home)"
             for link in s["links"]:
-                if not link.startswith(base): continue
                 target, frag = urldefrag(link)
-                path = site/urlparse(target).path.removeprefix(urlparse(base).path)
-                if target in states:
-                    if frag and frag not in states[target]["ids"]: errors.append(f"{page}: link to a missing anchor {link}")
-                elif not (path.is_file() or (path/"index.html").is_file()):
-                    errors.append(f"{page}: broken link {link}")
+                if frag and target in states and frag not in states[target]["ids"]:
+                    errors.append(f"{page}: link to a missing anchor {link}")
         shots.mkdir(parents=True, exist_ok=True)
-        for name, rel in SHOTS.items():
+        for name, rel in shown.items():
             drv.get(urljoin(base, rel))
             time.sleep(0.5)
             drv.save_screenshot(str(shots/f"{name}.png"))
@@ -117,10 +118,32 @@ def check(site: Path, shots: Path) -> int:
     return 1 if errors else 0
 
 
+def self_test() -> int:
+    "The check must fail where it should: a tiny site with a broken image, a broken link and a missing anchor."
+    site, text = Path(tempfile.mkdtemp(prefix="site-")), "words " * 60
+    (site/"a").mkdir()
+    (site/"index.html").write_text(f'<title>Home</title><article><p>{text}</p><a href="a/">a</a> <a href="b/">b</a> '
+                                   f'<a href="a/#there">there</a> <a href="a/#nowhere">nowhere</a><img src="none.png"></article>')
+    (site/"a"/"index.html").write_text(f'<title>A</title><article><h2 id="there">A</h2><p>{text}</p></article>')
+    from contextlib import redirect_stdout
+    import io
+    with redirect_stdout(io.StringIO()) as out: rc = check(site, site/"shots", {"home": ""})
+    found = out.getvalue()
+    expected = ["broken image none.png", "broken link http://127.0.0.1", "missing anchor http://127.0.0.1"]
+    missed = [e for e in expected if e not in found]
+    ok = rc == 1 and not missed and "3 problems" in found and "#there" not in found
+    print(f"site check, self-test: {'passed' if ok else 'FAILED'} (a broken image, a broken link, a missing anchor found"
+          f"{'' if not missed else '; missed: ' + ', '.join(missed)})")
+    shutil.rmtree(site, ignore_errors=True)
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site", type=Path, default=ROOT/"_site")
     ap.add_argument("--shots", type=Path, default=ROOT/"_shots")
+    ap.add_argument("--self-test", action="store_true", help="check the checker on a tiny broken site first")
     a = ap.parse_args()
+    if a.self_test and self_test(): sys.exit(1)
     if not (a.site/"index.html").exists(): raise SystemExit(f"{a.site}/index.html not found: run `python tools/docs.py build` first")
     sys.exit(check(a.site, a.shots))
