@@ -21,7 +21,7 @@ NBS, FIGURES = ROOT/"nbs", ROOT/"figures"
 STAGE, SITE = ROOT/"_docs", ROOT/"_site"
 REPO_URL = "https://github.com/rebeca-recsys/rebeca"
 SITE_URL = "https://rebeca-recsys.github.io/rebeca/"           # where .github/workflows/docs.yaml publishes _site/
-EXECUTED = ("index.ipynb", "cli.ipynb", "results/*.ipynb")   # pages run at build time (they read committed files: seconds)
+EXECUTED = ("index.ipynb", "command_line.ipynb", "results/*.ipynb")   # pages run at build time (they read committed files: seconds)
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))|(<img [^>]*src=\")([^\"]+)(\")")
 
 
@@ -40,9 +40,15 @@ def directives(src: str) -> dict:
     return out
 
 
+def page_name(rel: Path) -> Path:
+    "Where the notebook `rel` (under `nbs/`) is staged: nbdev's page name, without the number (`11_recommend` -> `recommend`)."
+    return rel.with_name(re.sub(r"^\d+[a-zA-Z0-9]*_", "", rel.name.lower()))
+
+
 def page_url(rel: Path) -> Path:
-    "The folder a staged notebook `rel` is served from (mkdocs' directory URLs: `a/b.ipynb` at `a/b/`)."
-    return rel.parent if rel.stem == "index" else rel.parent/rel.stem
+    """The page of the notebook `rel`, as nbdev names it (`11_recommend.ipynb` at `recommend.html`), so that the "Docs:"
+    line nbdev writes into every module's docstring (`recommend.html.md`, the page as Markdown) points into this site."""
+    return page_name(rel).with_suffix(".html")
 
 
 def relink(text: str, src: Path, dest_dir: Path, staged: bool) -> str:
@@ -50,7 +56,7 @@ def relink(text: str, src: Path, dest_dir: Path, staged: bool) -> str:
 
     In the README (`dest_dir` the repository root) a link to a notebook points at its page on the published site, which
     shows its outputs, and any other link at the file. On the site (`staged`, `dest_dir` a
-    folder of the site) a link to a notebook points at its page, one to a figure at its copy, and one to any other
+    folder of the site) a link to a notebook points at its page (`page_url`), one to a figure at its copy, and one to any other
     file of the repository at it on GitHub, since the site holds only the pages."""
     def target(url: str) -> str:
         if re.match(r"^[a-z]+:|^#|^/", url): return url
@@ -61,14 +67,12 @@ def relink(text: str, src: Path, dest_dir: Path, staged: bool) -> str:
         if not p.exists(): raise SystemExit(f"{src.relative_to(ROOT)}: the link {url!r} points at nothing ({rel})")
         if not staged:                        # the README: a notebook's page on the site (with its outputs), else the file
             if rel.parts[0] == "nbs" and p.suffix == ".ipynb":
-                return f"{SITE_URL}{page_url(p.relative_to(NBS)).as_posix()}/".replace("/./", "/") + (f"#{frag}" if frag else "")
+                return f"{SITE_URL}{page_url(p.relative_to(NBS)).as_posix()}" + (f"#{frag}" if frag else "")
             return os.path.relpath(p, dest_dir).replace(os.sep, "/") + (f"#{frag}" if frag else "")
         if rel.parts[0] == "nbs" and p.suffix == ".ipynb": new = page_url(p.relative_to(NBS))
         elif rel.parts[0] == "figures": new = rel
         else: return f"{REPO_URL}/{'tree' if p.is_dir() else 'blob'}/main/{rel.as_posix()}" + (f"#{frag}" if frag else "")
-        out = os.path.relpath(STAGE/new, STAGE/dest_dir).replace(os.sep, "/")
-        if new != rel: out = out.rstrip("/") + "/"
-        return out + (f"#{frag}" if frag else "")
+        return os.path.relpath(STAGE/new, STAGE/dest_dir).replace(os.sep, "/") + (f"#{frag}" if frag else "")
     def sub(m):
         if m.group(1): return m.group(1) + target(m.group(2)) + m.group(3)
         return m.group(4) + target(m.group(5)) + m.group(6)
@@ -134,7 +138,7 @@ def execute(nb: dict, src: Path) -> dict:
 def stage_notebook(src: Path) -> tuple[Path, str]:
     "Copy the notebook `src` into the staging folder, as nbdev's docs show it; the page's path and title."
     rel = src.relative_to(NBS)
-    dest = STAGE/rel
+    dest = STAGE/page_name(rel)
     nb = json.loads(src.read_text())
     if any(rel.match(p) for p in EXECUTED): nb = execute(nb, src)
     cells = []
@@ -149,7 +153,7 @@ def stage_notebook(src: Path) -> tuple[Path, str]:
             if not text and not cell.get("outputs"): continue
             if not text: cell.setdefault("metadata", {}).setdefault("tags", []).append("hide_code")
         else:
-            text = relink(text, src, page_url(rel), staged=True)
+            text = relink(text, src, page_url(rel).parent, staged=True)
             # mkdocs' table of contents slugs a heading without its code spans, nbconvert with them: drop the backticks
             text = re.sub(r"^(#+ .*)$", lambda m: m.group(1).replace("`", ""), text, flags=re.M)
         cell["source"] = text
@@ -180,22 +184,47 @@ SECTIONS = [(None, ["index.ipynb"]),                  # a section of None: its p
             ("Running it", ["09*.ipynb", "10_*.ipynb"]),
             ("Your own catalog", ["1[1-9]*.ipynb"]),
             ("The shapes world", ["shapes/*.ipynb"]),
-            (None, ["cli.ipynb"])]
+            (None, ["command_line.ipynb"])]
 
 
 ORDER = {"results/shapes.ipynb": 0, "results/catalogs.ipynb": 1, "results/tried.ipynb": 2, "results/paper.ipynb": 3}
 
 
 def nav(pages: dict) -> list:
-    "The site's navigation: the notebooks `pages` (path: title) by section, in their order, then the API reference."
+    "The site's navigation: the notebooks `pages` (their path under `nbs/`: (staged page, title)) by section, in order."
     out, used = [], set()
     for section, patterns in SECTIONS:
-        items = [{name: path} for path, name in sorted(pages.items(), key=lambda kv: (ORDER.get(kv[0], 0), kv[0])) if path not in used
-                 and any(Path(path).match(p) and Path(path).parent == Path(p).parent for p in patterns)]
-        used |= {path for i in items for path in i.values()}
+        hits = [nb for nb in sorted(pages, key=lambda nb: (ORDER.get(nb, 0), nb)) if nb not in used
+                and any(Path(nb).match(p) and Path(nb).parent == Path(p).parent for p in patterns)]
+        used |= set(hits)
+        items = [{pages[nb][1]: pages[nb][0]} for nb in hits]
         out += items if section is None else [{section: items}] if items else []
     if left := [p for p in pages if p not in used]: raise SystemExit(f"notebooks in no section of the site: {left}")
     return out
+
+
+def markdown_copies(pages: dict):
+    "Each page also as Markdown, at `<page>.html.md`, where nbdev 3 puts it and module docstrings point (images beside it)."
+    import nbformat
+    from nbconvert import MarkdownExporter
+    for page, _ in pages.values():
+        nb = nbformat.read(STAGE/page, as_version=4)
+        md, res = MarkdownExporter().from_notebook_node(nb, resources={"unique_key": Path(page).stem})
+        out = SITE/Path(page).with_suffix(".html.md")
+        out.write_text(md)
+        for name, data in res.get("outputs", {}).items(): (out.parent/name).write_bytes(data)
+
+
+def docs_lines_missing() -> list[str]:
+    "The `Docs:` URLs of the package's module docstrings (written by nbdev-export) that the built site does not serve."
+    import ast
+    missing = []
+    for py in sorted((ROOT/"rebeca").rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(py.read_text())) or ""
+        for url in re.findall(r"^Docs: (\S+)$", doc, re.M):
+            if not url.startswith(SITE_URL) or not (SITE/url.removeprefix(SITE_URL)).is_file():
+                missing.append(f"{py.relative_to(ROOT)}: {url}")
+    return missing
 
 
 def build(strict: bool = True) -> int:
@@ -204,11 +233,15 @@ def build(strict: bool = True) -> int:
     if STAGE.exists(): shutil.rmtree(STAGE)
     STAGE.mkdir()
     shutil.copytree(FIGURES, STAGE/"figures")
+    shutil.copy(ROOT/"tools"/"site.css", STAGE/"extra.css")
     pages = {}
     for src in notebooks():
+        rel = src.relative_to(NBS).as_posix()
+        if clash := [nb for nb, (page, _) in pages.items() if page == page_name(Path(rel)).as_posix()]:
+            raise SystemExit(f"nbs/{rel} and nbs/{clash[0]} would be the same page, {page_url(Path(rel))}: rename one")
         path, name = stage_notebook(src)
-        pages[path.as_posix()] = "Home" if path.as_posix() == "index.ipynb" else name
-        print(f"  staged {path}", flush=True)
+        pages[rel] = (path.as_posix(), "Home" if rel == "index.ipynb" else name)
+        print(f"  staged nbs/{rel} as {path}", flush=True)
     api = api_pages()
     config = yaml.safe_load((ROOT/"mkdocs.yml").read_text())
     config |= {"docs_dir": str(STAGE), "site_dir": str(SITE),
@@ -218,7 +251,9 @@ def build(strict: bool = True) -> int:
     cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(ROOT/"_docs.yml")] + (["--strict"] if strict else [])
     r = subprocess.run(cmd, cwd=ROOT)
     if r.returncode: return r.returncode
-    print(f"built {SITE.relative_to(ROOT)}/: {len(pages)} notebooks and {len(api)} API pages ({time.time() - t0:.0f} s)")
+    markdown_copies(pages)
+    if missing := docs_lines_missing(): raise SystemExit("module docstrings point at pages the site lacks:\n  " + "\n  ".join(missing))
+    print(f"built {SITE.relative_to(ROOT)}/: {len(pages)} notebooks (each also as Markdown) and {len(api)} API pages ({time.time() - t0:.0f} s)")
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = {"home": "", "results": "results/shapes/", "module": "02_prior/"}
+SHOTS = {"home": "", "results": "results/shapes.html#tables-1-and-2", "module": "prior.html"}
 
 
 def serve(site: Path):
@@ -105,11 +105,12 @@ def check(site: Path, shots: Path, shown: dict = SHOTS) -> int:
                 if frag and target in states and frag not in states[target]["ids"]:
                     errors.append(f"{page}: link to a missing anchor {link}")
         shots.mkdir(parents=True, exist_ok=True)
+        drv.set_window_size(1280, 1400)
         for name, rel in shown.items():
             drv.get(urljoin(base, rel))
-            time.sleep(0.5)
+            settled(drv)
             drv.save_screenshot(str(shots/f"{name}.png"))
-            if urljoin(base, rel) not in states: errors.append(f"{rel}: the {name} page is not reachable from the home page")
+            if urldefrag(urljoin(base, rel))[0] not in states: errors.append(f"{rel}: the {name} page is not reachable from the home page")
     finally:
         drv.quit(); server.shutdown(); shutil.rmtree(profile, ignore_errors=True)
     for e in errors: print("site check:", e)
