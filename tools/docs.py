@@ -5,7 +5,12 @@
     python tools/docs.py build            # stage the notebooks into _docs/, then `mkdocs build` into _site/
 
 nbdev renders both with Quarto, whose PyPI package downloads its binary when installed; these use PyPI packages only
-(mkdocs-material, mkdocs-jupyter, mkdocstrings: the `docs` extra). The staging does what nbdev's own processing
+(mkdocs-material, mkdocs-jupyter, mkdocstrings: the `docs` extra). Why this stack: mkdocs-jupyter renders a notebook
+with its stored outputs as it is, with no kernel and no conversion step of ours; one YAML file configures the site;
+Material's search runs in the browser, offline; and mkdocstrings reads the API from the source without importing it.
+Sphinx with myst-nb would do as well at the cost of a conf.py and toctrees; Jupyter Book 2 is built on mystmd, which
+needs Node.js. Material for MkDocs is in maintenance until May 2027 (its authors' successor, Zensical, reads the same
+mkdocs.yml). The staging does what nbdev's own processing
 does for its site: cells marked `#| hide` are left out, `#| ...` directives are removed from the code shown, and the
 pages (the index, `nbs/results/`) are executed, so that they show the committed tables and figures. Module notebooks
 are shown as they are stored. Links are rewritten for where each file lands: to a page, a figure, or the
