@@ -27,6 +27,7 @@ STAGE, SITE = ROOT/"_docs", ROOT/"_site"
 REPO_URL = "https://github.com/rebeca-recsys/rebeca"
 SITE_URL = "https://rebeca-recsys.github.io/rebeca/"           # where .github/workflows/docs.yaml publishes _site/
 EXECUTED = ("index.ipynb", "command_line.ipynb", "results/*.ipynb")   # pages run at build time (they read committed files: seconds)
+README_MAX_LINES = 150                                    # a front page, not a results log
 LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)(\))|(<img [^>]*src=\")([^\"]+)(\")")
 
 
@@ -100,7 +101,13 @@ def readme_text() -> str:
         elif "hide" not in directives(text):
             raise SystemExit(f"{src.relative_to(ROOT)}: a code cell that is not `#| hide`; the README has no outputs")
     head = "<!-- Generated from nbs/index.ipynb by `python tools/docs.py readme`: edit the notebook, not this file. -->\n\n"
-    return head + "\n\n".join(p.strip("\n") for p in parts) + "\n"
+    text = head + "\n\n".join(p.strip("\n") for p in parts) + "\n"
+    if (n := len(text.splitlines())) >= README_MAX_LINES:
+        raise SystemExit(f"{src.relative_to(ROOT)} makes a README of {n} lines: keep it under {README_MAX_LINES}, "
+                         "and put results in nbs/results/")
+    if "<!-- ci: test command -->" not in text:
+        raise SystemExit(f"{src.relative_to(ROOT)}: the marker `<!-- ci: test command -->` that .ci/run reads is missing")
+    return text
 
 
 def readme(check: bool = False) -> int:
