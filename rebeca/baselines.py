@@ -1,4 +1,4 @@
-"""The ordinary recommenders REBECA is judged against: popularity, item-kNN in the embedding space, ALS, and the verifier's own top items.
+"""The ordinary recommenders REBECA is judged against: popularity, item-kNN in the embedding space and by co-likes, ALS, BPR, EASE, the verifier's own top items, and their settings tuned on validation.
 
 Docs: https://rebeca-recsys.github.io/rebeca/baselines.html.md"""
 
@@ -6,24 +6,28 @@ Docs: https://rebeca-recsys.github.io/rebeca/baselines.html.md"""
 
 # %% ../nbs/11b_baselines.ipynb #b383a65e
 from __future__ import annotations
-import warnings
+import functools, warnings
 
 import numpy as np
 import pandas as pd
 
+from .core import RebecaError
 from .data import Ratings
 from .metrics import unit_rows
 
 # %% auto #0
-__all__ = ['BASELINES', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop']
+__all__ = ['TUNING_GRIDS', 'BASELINES', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'like_matrix', 'CollaborativeKNN', 'EASE',
+           'BPR', 'tuned']
 
 # %% ../nbs/11b_baselines.ipynb #cd6b6304
 class Popularity:
-    "The items liked most often in training, for everyone."
+    "The items liked most often in training (or, `by='ratings'`, rated most often), for everyone."
     def __init__(self, counts): self.counts = np.asarray(counts, dtype=np.float32)
     @classmethod
-    def fit(cls, ratings:Ratings, catalog):
-        _, rows = ratings.likes("train", catalog)
+    def fit(cls, ratings:Ratings, catalog, by:str="likes"):
+        if by not in ("likes", "ratings"): raise RebecaError(f"by={by!r}: expected 'likes' or 'ratings'")
+        if by == "likes": _, rows = ratings.likes("train", catalog)
+        else: df = ratings.rated(catalog); rows = df.row.to_numpy()[(df.split == "train").to_numpy()]
         return cls(np.bincount(rows, minlength=len(catalog)))
     def scores(self, users): return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
@@ -72,5 +76,87 @@ class VerifierTop:
         return cls(verifier, catalog.X)
     def scores(self, users): return self.verifier.probabilities(self.X, np.asarray(users))
 
+# %% ../nbs/11b_baselines.ipynb #f09e1dd7
+def like_matrix(ratings:Ratings, catalog, by:str="likes"):
+    "The users × items CSR matrix of the training split: 1 for each like (`by='likes'`) or each rating (`by='ratings'`)."
+    import scipy.sparse as sp
+    if by not in ("likes", "ratings"): raise RebecaError(f"by={by!r}: expected 'likes' or 'ratings'")
+    if by == "likes": users, rows = ratings.likes("train", catalog)
+    else:
+        df = ratings.rated(catalog); df = df[df.split == "train"]
+        users, rows = df.user.to_numpy(), df.row.to_numpy()
+    X = sp.csr_matrix((np.ones(len(users), np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
+    X.data[:] = 1                                             # a pair rated twice counts once
+    return X
+
+class CollaborativeKNN:
+    "Item-kNN by co-likes: cosine similarity of items' user columns, each item keeping its `K` nearest (`implicit`'s `CosineRecommender`)."
+    def __init__(self, X, S): self.X, self.S = X, S
+    @classmethod
+    def fit(cls, ratings:Ratings, catalog, K:int=100):
+        from implicit.nearest_neighbours import CosineRecommender
+        X = like_matrix(ratings, catalog)
+        model = CosineRecommender(K=K, num_threads=1)
+        model.fit(X, show_progress=False)
+        return cls(X, model.similarity.tocsr())
+    def scores(self, users): return np.asarray((self.X[np.asarray(users)] @ self.S).todense(), dtype=np.float32)
+
+class EASE:
+    "EASE (Steck 2019): closed-form item-item weights B = I − P diag(1/diag P), P = (XᵀX + λI)⁻¹, from the training likes."
+    def __init__(self, X, B): self.X, self.B = X, B
+    @classmethod
+    def fit(cls, ratings:Ratings, catalog, l2:float=500.0):
+        X = like_matrix(ratings, catalog)
+        G = (X.T @ X).toarray().astype(np.float64)
+        G[np.diag_indices_from(G)] += l2
+        P = np.linalg.inv(G)
+        B = -P / np.diag(P)[None, :]
+        B[np.diag_indices_from(B)] = 0
+        return cls(X, B.astype(np.float32))
+    def scores(self, users): return np.asarray(self.X[np.asarray(users)] @ self.B, dtype=np.float32)
+
+class BPR:
+    "Matrix factorisation by Bayesian personalised ranking of the training likes (the `implicit` library's)."
+    def __init__(self, user_factors, item_factors): self.U, self.V = user_factors, item_factors
+    @classmethod
+    def fit(cls, ratings:Ratings, catalog, factors:int=64, learning_rate:float=0.01, regularization:float=0.01,
+            iterations:int=100, seed:int=0):
+        from threadpoolctl import threadpool_limits
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+        model = BayesianPersonalizedRanking(factors=factors, learning_rate=learning_rate, regularization=regularization,
+                                            iterations=iterations, random_state=seed, num_threads=1)
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore"); model.fit(like_matrix(ratings, catalog), show_progress=False)
+        return cls(np.asarray(model.user_factors), np.asarray(model.item_factors))
+    def scores(self, users): return self.U[np.asarray(users)] @ self.V.T
+
+# %% ../nbs/11b_baselines.ipynb #e371c941
+def tuned(fit, grid:dict, ratings:Ratings, catalog, k:int=10):
+    "The ranker `fit(ratings, catalog, **settings)` with the settings of `grid` (name -> values) of the best validation NDCG@k."
+    import itertools
+    from rebeca.evaluation import held_out, evaluate_rankers
+    task = held_out(ratings, catalog, "val")
+    if not len(task.users): raise RebecaError("tuned: the validation split holds no likes to choose settings on")
+    names, rows, best = list(grid), [], None
+    for values in itertools.product(*grid.values()):
+        settings = dict(zip(names, values))
+        ranker = fit(ratings, catalog, **settings)
+        ndcg = float(evaluate_rankers({"r": ranker}, task, k=k, progress=False)[f"ndcg@{k}"].iloc[0])
+        rows.append(settings | {f"val_ndcg@{k}": ndcg})
+        if best is None or ndcg > best[0]: best = (ndcg, ranker, settings)
+    _, ranker, ranker.params = best
+    ranker.tuning = pd.DataFrame(rows)
+    return ranker
+
+TUNING_GRIDS = {"ALS": (ALS.fit, dict(factors=[32, 64, 128], regularization=[0.01, 0.1, 1.0])),
+                "BPR": (BPR.fit, dict(factors=[32, 64, 128], learning_rate=[0.01, 0.05])),
+                "EASE": (EASE.fit, dict(l2=[10.0, 100.0, 500.0, 2000.0])),
+                "item-kNN (collaborative)": (CollaborativeKNN.fit, dict(K=[20, 100, 400]))}
+
 # %% ../nbs/11b_baselines.ipynb #cfa505d5
-BASELINES = {"popularity": Popularity.fit, "item-kNN": ItemKNN.fit, "ALS": ALS.fit, "verifier top-k": VerifierTop.fit}
+BASELINES = {"popularity": Popularity.fit,
+             "popularity (ratings)": functools.partial(Popularity.fit, by="ratings"),
+             "item-kNN": ItemKNN.fit,
+             "ALS": ALS.fit,
+             "verifier top-k": VerifierTop.fit,
+             **{f"{name}, tuned": functools.partial(tuned, fit, grid) for name, (fit, grid) in TUNING_GRIDS.items()}}

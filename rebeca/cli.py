@@ -460,7 +460,7 @@ def evaluate_command(model:Path, # the recommender's folder (`rebeca fit`)
                      split:str="test", # the held-out split: 'test' or 'val'
                      k:int=10, # the list length
                      candidates:str="catalog", # rank the 'catalog' (less each user's rated items) or only the split's 'rated' items
-                     baselines:list[str]=None, # which baselines (default: all of popularity, item-kNN, ALS, verifier top-k)
+                     baselines:list[str]=None, # which baselines (default: every one of `rebeca.baselines.BASELINES`, the tuned ones included)
                      noue:bool=False, # also the NoUE ablation (trains it once, into the folder)
                      out:Path=None, # a CSV file for the table
                      quiet:bool=False):
