@@ -16,19 +16,27 @@ from .data import Ratings
 from .metrics import unit_rows
 
 # %% auto #0
-__all__ = ['TUNING_GRIDS', 'BASELINES', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'like_matrix', 'CollaborativeKNN', 'EASE',
+__all__ = ['TUNING_GRIDS', 'BASELINES', 'like_matrix', 'Popularity', 'ItemKNN', 'ALS', 'VerifierTop', 'CollaborativeKNN', 'EASE',
            'BPR', 'tuned']
 
 # %% ../nbs/11b_baselines.ipynb #cd6b6304
+def like_matrix(ratings:Ratings, catalog, by:str="likes"):
+    "The users × items CSR matrix of the training split: 1 for each like (`by='likes'`) or each rating (`by='ratings'`)."
+    import scipy.sparse as sp
+    if by not in ("likes", "ratings"): raise RebecaError(f"by={by!r}: expected 'likes' or 'ratings'")
+    if by == "likes": users, rows = ratings.likes("train", catalog)
+    else:
+        df = ratings.rated(catalog); df = df[df.split == "train"]
+        users, rows = df.user.to_numpy(), df.row.to_numpy()
+    X = sp.csr_matrix((np.ones(len(users), np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
+    X.data[:] = 1                                             # a pair rated twice counts once
+    return X
+
 class Popularity:
     "The items liked most often in training (or, `by='ratings'`, rated most often), for everyone."
     def __init__(self, counts): self.counts = np.asarray(counts, dtype=np.float32)
     @classmethod
-    def fit(cls, ratings:Ratings, catalog, by:str="likes"):
-        if by not in ("likes", "ratings"): raise RebecaError(f"by={by!r}: expected 'likes' or 'ratings'")
-        if by == "likes": _, rows = ratings.likes("train", catalog)
-        else: df = ratings.rated(catalog); rows = df.row.to_numpy()[(df.split == "train").to_numpy()]
-        return cls(np.bincount(rows, minlength=len(catalog)))
+    def fit(cls, ratings:Ratings, catalog, by:str="likes"): return cls(np.asarray(like_matrix(ratings, catalog, by).sum(0)).ravel())
     def scores(self, users): return np.broadcast_to(self.counts, (len(users), len(self.counts)))
 
 class ItemKNN:
@@ -54,11 +62,9 @@ class ALS:
     @classmethod
     def fit(cls, ratings:Ratings, catalog, factors:int=64, regularization:float=0.1, iterations:int=20, alpha:float=1.0,
             seed:int=0):
-        import scipy.sparse as sp
         from threadpoolctl import threadpool_limits
         from implicit.cpu.als import AlternatingLeastSquares
-        users, rows = ratings.likes("train", catalog)
-        R = sp.csr_matrix((np.full(len(users), alpha, np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
+        R = like_matrix(ratings, catalog) * np.float32(alpha)
         model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations, random_state=seed,
                                         num_threads=1)
         with threadpool_limits(1, "blas"), warnings.catch_warnings():
@@ -77,18 +83,6 @@ class VerifierTop:
     def scores(self, users): return self.verifier.probabilities(self.X, np.asarray(users))
 
 # %% ../nbs/11b_baselines.ipynb #f09e1dd7
-def like_matrix(ratings:Ratings, catalog, by:str="likes"):
-    "The users × items CSR matrix of the training split: 1 for each like (`by='likes'`) or each rating (`by='ratings'`)."
-    import scipy.sparse as sp
-    if by not in ("likes", "ratings"): raise RebecaError(f"by={by!r}: expected 'likes' or 'ratings'")
-    if by == "likes": users, rows = ratings.likes("train", catalog)
-    else:
-        df = ratings.rated(catalog); df = df[df.split == "train"]
-        users, rows = df.user.to_numpy(), df.row.to_numpy()
-    X = sp.csr_matrix((np.ones(len(users), np.float32), (users, rows)), shape=(ratings.n_users, len(catalog)))
-    X.data[:] = 1                                             # a pair rated twice counts once
-    return X
-
 class CollaborativeKNN:
     "Item-kNN by co-likes: cosine similarity of items' user columns, each item keeping its `K` nearest (`implicit`'s `CosineRecommender`)."
     def __init__(self, X, S): self.X, self.S = X, S
