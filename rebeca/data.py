@@ -17,7 +17,7 @@ from .core import RebecaError
 
 # %% auto #0
 __all__ = ['RATINGS_CSV', 'IMAGE_SCORES_TXT', 'IMAGE_DIR', 'RATINGS_COLUMNS', 'FAKE_HUES', 'find_ratings_csv', 'read_ratings_csv',
-           'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'Ratings', 'user_indices',
+           'load_flickr_aes', 'binarise', 'filter_users', 'split_per_user', 'split_by_ratio', 'Ratings', 'user_indices',
            'prepare_ratings', 'ratings_table', 'BalancedUserSampler', 'summarise', 'plot_likes_per_user',
            'missing_images', 'fake_flickr_aes']
 
@@ -101,8 +101,9 @@ def load_flickr_aes(root, duplicates:str="error") -> pd.DataFrame:
     return df
 
 # %% ../nbs/00_data.ipynb #7af217b6
-def binarise(ratings:pd.DataFrame, like_threshold:int=4) -> pd.DataFrame:
-    "Add `like` = 1 where `rating >= like_threshold` (paper §4.1), else 0."
+def binarise(ratings:pd.DataFrame, like_threshold:float|None=4) -> pd.DataFrame:
+    "Add `like` = 1 where `rating >= like_threshold` (paper §4.1), else 0; `like_threshold=None`: every rating is a like (implicit feedback)."
+    if like_threshold is None: return ratings.assign(like=np.ones(len(ratings), np.int8))
     return ratings.assign(like=(ratings.rating >= like_threshold).astype(np.int8))
 
 # %% ../nbs/00_data.ipynb #0f184f97
@@ -142,6 +143,32 @@ def split_per_user(ratings:pd.DataFrame, n_val:int=10, n_test:int=10, seed:int=4
     first, second = ("test", "val") if swap else ("val", "test")
     split = np.where(rank < n_val, first, np.where(rank < n_val + n_test, second, "train"))
     return ratings.assign(split=pd.Categorical(split, categories=["train", "val", "test"]))
+
+# %% ../nbs/00_data.ipynb #04ab1b14
+def _ratio_counts(n:int, ratios) -> list:
+    "Sizes of the parts of `n` ratings by `ratios`: every part but the first rounded down, then an empty part given one (RecBole 1.2's `_calcu_split_ids`)."
+    cnt = [int(r * n) for r in ratios]
+    cnt[0] = n - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1: break
+        if 0 < ratios[-i] * n < 1: cnt[-i] += 1; cnt[0] -= 1
+    return cnt
+
+def split_by_ratio(ratings:pd.DataFrame, ratios=(0.8, 0.1, 0.1), # train, val, test shares (normalised to sum to 1)
+                   seed:int=42, per_user:bool=True, # split each user's ratings (RecBole's group_by=user), or the whole table at once
+                  ) -> pd.DataFrame:
+    "Add `split` in {'train','val','test'}: the ratings shuffled (seeded), then cut by `ratios`, per user or globally."
+    ratios = np.asarray(ratios, dtype=float)
+    if len(ratios) != 3 or (ratios < 0).any() or ratios[0] <= 0: raise RebecaError(f"ratios={tuple(ratios)}: expected three shares (train, val, test), train > 0")
+    ratios = ratios / ratios.sum()
+    order = np.random.default_rng(seed).permutation(len(ratings))
+    names = np.array(["train", "val", "test"])
+    split = np.empty(len(ratings), dtype=object)
+    groups = pd.Series(order).groupby(ratings.user.to_numpy()[order]).indices.values() if per_user else [np.arange(len(order))]
+    for g in groups:
+        rows = order[g]                                                 # this user's ratings (or all), in shuffled order
+        split[rows] = np.repeat(names, _ratio_counts(len(rows), ratios))
+    return ratings.assign(split=pd.Categorical(split, categories=list(names)))
 
 # %% ../nbs/00_data.ipynb #099e2f36
 @dataclass
@@ -193,20 +220,26 @@ def prepare_ratings(root, # a FLICKR-AES-format folder, or its ratings CSV
                     n_val:int=10, # validation ratings held out per user
                     n_test:int=10, # test ratings held out per user
                     seed:int=42, # seed of the per-user split
-                    like_threshold:float=4, # a score at or above this is a like
+                    like_threshold:float|None=4, # a score at or above this is a like (None: every rating is one)
                     duplicates:str="error", # repeated (user, item) ratings: an 'error', or keep the 'first' or the 'last'
                     columns:dict|None=None, # a table of one's own: its {'user': .., 'item': .., 'rating': .., 'time': ..} columns (`ratings_table`)
-                    split:str="random", # hold out random ratings per user, or (with timestamps) each user's latest: 'time'
+                    split:str="random", # hold out random ratings per user, each user's latest ('time'), or by `ratios` per user ('ratio') or over all ratings ('global')
+                    ratios=(0.8, 0.1, 0.1), # train, val, test shares for split='ratio' or 'global' (n_val and n_test are then unused)
                    ) -> Ratings:
     "Load, binarise, filter users with `min_likes` likes, re-index and split a FLICKR-AES-format folder, or any ratings table (§4.1)."
+    if split not in ("random", "time", "ratio", "global"): raise RebecaError(f"split={split!r}: expected 'random', 'time', 'ratio' or 'global'")
     if columns is not None or isinstance(root, pd.DataFrame):
         table = ratings_table(root, **(columns or {}), duplicates=duplicates)
         if table.attrs.get("boolean"): like_threshold = 1                # a boolean column is the like itself
     else: table = load_flickr_aes(root, duplicates=duplicates)
     raw = binarise(table, like_threshold)
     kept, user_ids = filter_users(raw, min_likes)
-    df = split_per_user(kept, n_val, n_test, seed, by=split)
-    params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold) | ({} if split == "random" else dict(split=split))
+    if split in ("ratio", "global"):
+        df = split_by_ratio(kept, ratios, seed, per_user=split == "ratio")
+        params = dict(min_likes=min_likes, seed=seed, like_threshold=like_threshold, split=split, ratios=[float(r) for r in ratios])
+    else:
+        df = split_per_user(kept, n_val, n_test, seed, by=split)
+        params = dict(min_likes=min_likes, n_val=n_val, n_test=n_test, seed=seed, like_threshold=like_threshold) | ({} if split == "random" else dict(split=split))
     return Ratings(df, user_ids, raw, raw.attrs.get("source", str(root)), params)
 
 # %% ../nbs/00_data.ipynb #530126ba

@@ -18,7 +18,8 @@ from .data import Ratings
 from .metrics import per_user_diversity
 
 # %% auto #0
-__all__ = ['ranking_metrics', 'HeldOut', 'held_out', 'rank_items', 'evaluate_rankers', 'permutation_table', 'Evaluation']
+__all__ = ['PROTOCOLS', 'ranking_metrics', 'HeldOut', 'held_out', 'Protocol', 'protocol', 'rank_items', 'evaluate_rankers',
+           'permutation_table', 'Evaluation']
 
 # %% ../nbs/11a_evaluation.ipynb #5ba665fd
 def ranking_metrics(top, # (n_lists, >= k) item indices, best first
@@ -75,6 +76,34 @@ def held_out(ratings:Ratings, catalog, split:str="test", candidates:str="catalog
     shown = pd.Series(rows[inside]).groupby(users[inside]).apply(np.asarray) if candidates == "rated" else None
     return HeldOut(list(catalog.ids), evaluated, [ratings.user_ids[u] for u in evaluated], [relevant[u] for u in evaluated],
                    [seen.get(u, empty) for u in evaluated], split, None if shown is None else [shown[u] for u in evaluated])
+
+# %% ../nbs/11a_evaluation.ipynb #83e2c270
+@dataclass(frozen=True)
+class Protocol:
+    "A published way to split ratings and to say which held-out ratings are relevant: the options `prepare_ratings` takes."
+    split: str                        # 'random' (a fixed count per user), 'ratio' (shares per user) or 'global' (shares of all ratings)
+    relevant: str = "likes"           # 'likes' (rating >= the like threshold), or 'interactions' (every rating)
+    n_val: int = 5; n_test: int = 5   # split='random': ratings held out per user
+    ratios: tuple = (0.8, 0.1, 0.1)   # split='ratio' or 'global': train, val, test shares
+    source: str = ""                  # where it is published
+
+    def ratings_options(self, like_threshold:float=4) -> dict:
+        "The `prepare_ratings` options of this protocol (with the catalog's own like threshold, unless every rating is relevant)."
+        return dict(split=self.split, n_val=self.n_val, n_test=self.n_test, ratios=self.ratios,
+                    like_threshold=None if self.relevant == "interactions" else like_threshold)
+
+PROTOCOLS = {
+    "holdout": Protocol("random", "likes", 5, 5, source="a fixed count per user, as FLICKR-AES's papers hold out per worker (paper §4.1)"),
+    "recbole": Protocol("ratio", "interactions", source="RecBole 1.2 defaults: RS 8:1:1 grouped by user, random order, full ranking"),
+    "recbole-likes": Protocol("ratio", "likes", source="RecBole's split, with likes relevant"),
+    "global": Protocol("global", "likes", ratios=(0.7, 0.1, 0.2), source="Cornac's RatioSplit(test_size=0.2, val_size=0.1)"),
+}
+
+def protocol(name) -> Protocol:
+    "The protocol called `name` (a `Protocol` is returned as it is)."
+    if isinstance(name, Protocol): return name
+    if name not in PROTOCOLS: raise RebecaError(f"protocol={name!r}: expected one of {list(PROTOCOLS)}")
+    return PROTOCOLS[name]
 
 # %% ../nbs/11a_evaluation.ipynb #7cc587e1
 def _top_k(S, k:int) -> np.ndarray:

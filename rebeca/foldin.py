@@ -55,7 +55,7 @@ def user_rows(model:RebecaPrior, users) -> dict:
 def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
                 catalog, # the `Catalog` the prior was trained on
                 columns:dict|None=None, # the table's {'user': .., 'item': .., 'rating': ..} columns (default: those names)
-                like_threshold:float=4, # a rating at or above this is a like (a boolean column is the like itself)
+                like_threshold:float|None=4, # a rating at or above this is a like (a boolean column is the like itself; None: every rating)
                 known=(), # the user ids the prior already has
                 replace:bool=False, # allow users in `known`: their rows are learned again
                 require_like:bool=True, # refuse a user with no like (a fold-in needs one; an update of a known user does not)
@@ -64,7 +64,7 @@ def new_ratings(table, # a DataFrame, CSV or Parquet file of (user, item, rating
     where = str(table) if not isinstance(table, pd.DataFrame) else "the new ratings"
     df = ratings_table(table, **(columns or {}))
     threshold = 1 if df.attrs.get("boolean") else like_threshold
-    df = df.assign(like=(df.rating >= threshold).astype(np.int64))
+    df = df.assign(like=np.ones(len(df), np.int64) if threshold is None else (df.rating >= threshold).astype(np.int64))
     absent = ~catalog.contains(df.item)
     if absent.any():
         first = df[absent].iloc[0]

@@ -20,14 +20,16 @@ from .core import RebecaError, atomic_write, save_tensors
 from .data import Ratings, prepare_ratings, user_indices
 from .embeddings import Catalog
 from .prior import PRIOR_CONFIGS, PriorConfig, prior_dataset, train_prior
+from .prior import NULL_RATING
 from .sampling import TrainedPrior, sample_embeddings, sample_diverse, Diverse, knn_quality
 from .metrics import unit_rows
-from .evaluation import HeldOut, held_out, ranking_metrics, rank_items, evaluate_rankers, permutation_table, Evaluation, _top_k, _mask
+from .evaluation import PROTOCOLS, Protocol, protocol as get_protocol, HeldOut, held_out, ranking_metrics, rank_items, evaluate_rankers, permutation_table, Evaluation, _top_k, _mask
 from .baselines import BASELINES, Popularity, ItemKNN, ALS, VerifierTop
 
 # %% auto #0
 __all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'retrieve_scores',
-           'GenerateRetrieve', 'default_threads', 'cpu_threads', 'Recommender', 'choose_guidance', 'fit']
+           'GenerateRetrieve', 'popularity_term', 'with_exposure', 'PriorDensity', 'default_threads', 'cpu_threads',
+           'Recommender', 'choose_guidance', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #3eb30bdb
 RULES = ("mean", "max", "softmax")
@@ -52,12 +54,14 @@ class GenerateRetrieve:
                  batch_users:int|None=None, # users per model call (None: about 1,024 samples per call, the fastest on a CPU)
                  diverse:Diverse|None=None, # sample a pool and keep a varied, liked set (03_sampling); needs `quality`
                  quality=None, # quality(X, users) -> (N,), for `diverse`
+                 popularity=None, beta:float=0.0, # the exposure term: scores standardised per user, plus beta * popularity (`with_exposure`)
                 ):
         if rule not in RULES: raise RebecaError(f"rule={rule!r}: expected one of {RULES}")
         if diverse is not None and quality is None: raise RebecaError("diverse sampling needs a quality function (e.g. `knn_quality` of a verifier)")
         self.prior, self.X, self.Xn = prior, np.asarray(X), unit_rows(X, dtype=np.float32)
         self.guidance, self.n, self.rule, self.steps, self.scheduler = guidance, n, rule, steps, scheduler
         self.temperature, self.seed, self.batch_users, self.diverse, self.quality = temperature, seed, batch_users, diverse, quality
+        self.popularity, self.beta = popularity, beta
 
     def _noise(self, user:int, rows:int|None=None) -> torch.Tensor:
         "User `user`'s starting noise: seeded by (seed, user), so a user's samples do not depend on who else is sampled."
@@ -87,8 +91,79 @@ class GenerateRetrieve:
 
     def scores(self, users):
         E, _ = self.sample(users)
-        return np.stack([retrieve_scores(E[j * self.n:(j + 1) * self.n], self.Xn, self.rule, self.temperature)
-                         for j in range(len(users))])
+        S = np.stack([retrieve_scores(E[j * self.n:(j + 1) * self.n], self.Xn, self.rule, self.temperature) for j in range(len(users))])
+        return with_exposure(S, self.popularity, self.beta)
+
+# %% ../nbs/11_recommend.ipynb #d002ab2c
+def popularity_term(counts) -> np.ndarray:
+    "Items' log(1 + count), standardised over the catalog: the exposure term that a rule's scores gain with weight β."
+    p = np.log1p(np.asarray(counts, dtype=np.float64))
+    return ((p - p.mean()) / (p.std() or 1.0)).astype(np.float32)
+
+def with_exposure(S, # (users, items) scores of one rule
+                  popularity=None, # (items,) `popularity_term` of the training counts
+                  beta:float=0.0) -> np.ndarray:
+    "Each user's scores standardised over the items, plus beta times the popularity term (beta=0: the scores as they are)."
+    S = np.asarray(S, dtype=np.float32)
+    if not beta: return S
+    if popularity is None: raise RebecaError(f"beta={beta}: the exposure term needs the items' popularity")
+    sd = S.std(1, keepdims=True)
+    return (S - S.mean(1, keepdims=True)) / np.where(sd > 0, sd, 1) + np.float32(beta) * popularity
+
+# %% ../nbs/11_recommend.ipynb #ab70ea17
+class PriorDensity:
+    "REBECA as a diffusion classifier: item x scores contrast·err(x | ∅) − err(x | user, like), denoising errors at shared noise levels."
+    def __init__(self, prior:TrainedPrior, X,
+                 levels=(0.5, 0.7, 0.9), # where each item is noised, as fractions of the training timesteps (one shared noise draw per item and level)
+                 contrast:float=1.0, # 0: the conditional density alone; 1: its ratio to the unconditional one
+                 shortlist=None, # a ranker whose top `M` items per user are the only ones scored (None: the whole catalog)
+                 M:int=200,
+                 exclude:dict|None=None, # user -> catalog rows never shortlisted (the items it rated in training)
+                 popularity=None, beta:float=0.0, # the exposure term (`with_exposure`), on the scored items
+                 seed:int=0, batch_rows:int=8192):
+        from diffusers import DDPMScheduler
+        model = prior.model
+        self.prior, self.contrast, self.shortlist, self.M, self.exclude = prior, contrast, shortlist, M, exclude or {}
+        sched = DDPMScheduler.from_config(prior.scheduler_config)
+        self.popularity, self.beta, self.batch_rows = popularity, beta, batch_rows
+        self.levels = [int(round(f * (sched.config.num_train_timesteps - 1))) for f in levels]
+        with torch.no_grad():
+            z = model.normalize(torch.as_tensor(np.asarray(X), dtype=torch.float32).to(model.device))
+            g = torch.Generator().manual_seed(seed)
+            noise = torch.randn((len(self.levels),) + tuple(z.shape), generator=g).to(model.device)
+            self.x_t = torch.stack([sched.add_noise(z, noise[l], torch.full((len(z),), t, device=model.device))
+                                    for l, t in enumerate(self.levels)])
+            self.target = noise if prior.config.prediction_type == "epsilon" else z.expand_as(noise)
+        n_items = len(z)
+        self.e0 = self.errors(np.full(n_items, model.null_user), np.arange(n_items), NULL_RATING)   # the unconditional errors, once
+
+    def errors(self, users, items, rating:int=1) -> np.ndarray:
+        "Mean squared denoising error of each (user, item) pair, averaged over the levels."
+        model, out = self.prior.model, np.zeros(len(users), np.float64)
+        users, items = torch.as_tensor(np.asarray(users)), torch.as_tensor(np.asarray(items))
+        with torch.no_grad():
+            for l, t in enumerate(self.levels):
+                for s in range(0, len(users), self.batch_rows):
+                    u, i = users[s:s + self.batch_rows], items[s:s + self.batch_rows]
+                    dev = model.device
+                    pred = model(self.x_t[l, i], torch.full((len(u),), t, device=dev), u.to(dev), torch.full((len(u),), rating, device=dev))
+                    out[s:s + len(u)] += ((pred.float() - self.target[l, i]) ** 2).mean(1).cpu().numpy()
+        return out / len(self.levels)
+
+    def scores(self, users):
+        users = np.asarray(users, dtype=np.int64); n_items = len(self.e0)
+        if self.shortlist is None: first, cand = None, np.tile(np.arange(n_items), (len(users), 1))
+        else:
+            first = np.array(self.shortlist.scores(users), dtype=np.float32)
+            for j, u in enumerate(users): first[j, self.exclude.get(int(u), [])] = -np.inf
+            cand = _top_k(first, min(self.M, n_items))
+        e = self.errors(np.repeat(users, cand.shape[1]), cand.ravel()).reshape(cand.shape)
+        D = with_exposure(self.contrast * self.e0[cand] - e, None if self.popularity is None else self.popularity[cand], self.beta)
+        if first is None: return D.astype(np.float32)
+        out = np.where(np.isfinite(first), first, np.nan)
+        out = np.nan_to_num(out - np.nanmax(out, 1, keepdims=True), nan=-1e9) - 1e6    # unscored: below every scored item, in the shortlist's order
+        np.put_along_axis(out, cand, D, 1)
+        return out.astype(np.float32)
 
 # %% ../nbs/11_recommend.ipynb #fedbe04e
 def _busy_cores(seconds:float=0.1) -> float|None:
@@ -226,6 +301,7 @@ class Recommender:
 
     def evaluate(self,
                  split:str="test", # the held-out split: 'test', or 'val'
+                 protocol:str|None=None, # check that the recommender was fit under this protocol (`fit(protocol=...)` makes the split)
                  k:int=10, # the list length
                  candidates:str="catalog", # rank the whole catalog (less what each user rated before), or only the split's 'rated' items
                  baselines=tuple(BASELINES), # which of BASELINES to run beside REBECA
@@ -236,6 +312,10 @@ class Recommender:
                  diverse:Diverse|bool=False, # also REBECA sampled by `sample_diverse` (True: `Diverse()`), as 'REBECA, diverse'
                  seed:int=0, progress:bool=True) -> Evaluation:
         "REBECA's generate-then-retrieve lists against the baselines, on one split's held-out likes."
+        fitted = self.settings.get("protocol")
+        if protocol is not None and protocol != fitted:
+            raise RebecaError(f"evaluate(protocol={protocol!r}): this recommender was fit " + (f"under protocol {fitted!r}" if fitted else "without a protocol")
+                              + f"; the protocol decides the split the prior trains on, so fit again with fit(..., protocol={protocol!r})")
         unknown = [b for b in baselines if b not in BASELINES]
         if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
         task = held_out(self.ratings, self.catalog, split, candidates)
@@ -376,6 +456,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         n_val:int=5, n_test:int=5, # ratings held out per user for validation and test
         split_seed:int=42, # seed of the held-out split
         split:str="random", # hold out random ratings per user, or (with a time column) each user's latest: 'time'
+        protocol:str|Protocol|None=None, # split and relevance by a named protocol (PROTOCOLS: 'holdout', 'recbole', 'recbole-likes', 'global'), instead of the four above
         missing:str="error", # rated items without an embedding: an 'error', or 'drop' their ratings
         guidance:float|str="auto", # the guidance scale, or 'auto': the best of `guidance_grid` on the validation split by `select_by`
         guidance_grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0),
@@ -397,8 +478,10 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
     if rule == "auto" and guidance != "auto": raise RebecaError("rule='auto' is chosen together with guidance='auto'")
     if min_likes < 1: raise RebecaError(f"min_likes={min_likes}: a user with no likes gives the prior nothing to learn; use 1 or more")
     if not isinstance(ratings, Ratings):
-        ratings = prepare_ratings(ratings, columns=columns or {}, like_threshold=like_threshold, min_likes=min_likes,
-                                  n_val=n_val, n_test=n_test, seed=split_seed, split=split)
+        options = dict(like_threshold=like_threshold, n_val=n_val, n_test=n_test, split=split)
+        if protocol is not None: options = get_protocol(protocol).ratings_options(like_threshold)
+        ratings = prepare_ratings(ratings, columns=columns or {}, min_likes=min_likes, seed=split_seed, **options)
+    elif protocol is not None: raise RebecaError("protocol= prepares the ratings: pass the ratings table, not prepared Ratings")
     catalog = Catalog.load(embeddings)
     ratings = _check_catalog(ratings, catalog, missing)
     if isinstance(config, str):
@@ -429,7 +512,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
             best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule
             guidance, ranker["rule"] = float(curve.guidance[best]), str(curve.rule[best])
         elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
-    settings = dict(guidance=float(guidance), select_by=select_by if curve is not None else None,
+    settings = dict(guidance=float(guidance), protocol=protocol if isinstance(protocol, str) or protocol is None else "custom", select_by=select_by if curve is not None else None,
                     guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=catalog.embedder,
                     fit_seconds=round(time.time() - t0, 1), **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=RECOMMENDER_FORMAT, settings=settings,
