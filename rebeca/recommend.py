@@ -27,9 +27,9 @@ from .evaluation import PROTOCOLS, Protocol, protocol as get_protocol, HeldOut, 
 from .baselines import BASELINES, Popularity, ItemKNN, ALS, VerifierTop
 
 # %% auto #0
-__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'RECOMMENDER_FORMAT', 'retrieve_scores',
-           'GenerateRetrieve', 'popularity_term', 'with_exposure', 'PriorDensity', 'default_threads', 'cpu_threads',
-           'Recommender', 'choose_guidance', 'fit']
+__all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'USE_PRIOR', 'RECOMMENDER_FORMAT', 'BETAS',
+           'retrieve_scores', 'GenerateRetrieve', 'popularity_term', 'with_exposure', 'PriorDensity', 'default_threads',
+           'cpu_threads', 'Recommender', 'choose_guidance', 'choose_density', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #3eb30bdb
 RULES = ("mean", "max", "softmax")
@@ -150,7 +150,8 @@ class PriorDensity:
                     out[s:s + len(u)] += ((pred.float() - self.target[l, i]) ** 2).mean(1).cpu().numpy()
         return out / len(self.levels)
 
-    def scores(self, users):
+    def parts(self, users) -> tuple:
+        "(shortlist scores or None, scored items (users, M), their unconditional errors, their conditional errors)."
         users = np.asarray(users, dtype=np.int64); n_items = len(self.e0)
         if self.shortlist is None: first, cand = None, np.tile(np.arange(n_items), (len(users), 1))
         else:
@@ -158,12 +159,18 @@ class PriorDensity:
             for j, u in enumerate(users): first[j, self.exclude.get(int(u), [])] = -np.inf
             cand = _top_k(first, min(self.M, n_items))
         e = self.errors(np.repeat(users, cand.shape[1]), cand.ravel()).reshape(cand.shape)
-        D = with_exposure(self.contrast * self.e0[cand] - e, None if self.popularity is None else self.popularity[cand], self.beta)
+        return first, cand, self.e0[cand], e
+
+    def combine(self, first, cand, e0, e, contrast:float, beta:float) -> np.ndarray:
+        "The scores from `parts`, at this contrast and exposure weight."
+        D = with_exposure(contrast * e0 - e, None if self.popularity is None else self.popularity[cand], beta)
         if first is None: return D.astype(np.float32)
         out = np.where(np.isfinite(first), first, np.nan)
         out = np.nan_to_num(out - np.nanmax(out, 1, keepdims=True), nan=-1e9) - 1e6    # unscored: below every scored item, in the shortlist's order
         np.put_along_axis(out, cand, D, 1)
         return out.astype(np.float32)
+
+    def scores(self, users): return self.combine(*self.parts(users), self.contrast, self.beta)
 
 # %% ../nbs/11_recommend.ipynb #fedbe04e
 def _busy_cores(seconds:float=0.1) -> float|None:
@@ -208,6 +215,7 @@ def cpu_threads(n:int|None=None, # threads for torch on the CPU (None: `default_
 
 # %% ../nbs/11_recommend.ipynb #4d3817cc
 RECOMMENDER_JSON, CATALOG_FILE, RATINGS_FILE = "recommender.json", "catalog.safetensors", "ratings.parquet"
+USE_PRIOR = "prior-all"  # the prior for use, trained on every rating; `prior/` is the one trained without the held-out ratings
 RECOMMENDER_FORMAT = 2   # 2: users and items are named `user_id` and `item`
 
 def _check_catalog(ratings:Ratings, catalog, missing:str) -> Ratings:
@@ -226,9 +234,11 @@ def _check_catalog(ratings:Ratings, catalog, missing:str) -> Ratings:
 class Recommender:
     "REBECA fit to a catalog: `sample` personalised embeddings, `recommend` catalog items, `evaluate` against baselines."
     def __init__(self, folder, prior:TrainedPrior, ratings:Ratings, catalog:Catalog, settings:dict,
-                 guidance_curve:pd.DataFrame|None=None):
+                 guidance_curve:pd.DataFrame|None=None,
+                 heldout:TrainedPrior|None=None, # the prior trained without the held-out ratings, that `evaluate` scores (None: `prior` itself)
+                ):
         self.folder, self.prior, self.ratings, self.catalog = Path(folder), prior, ratings, catalog
-        self.settings, self.guidance_curve = settings, guidance_curve
+        self.settings, self.guidance_curve, self.heldout = settings, guidance_curve, heldout if heldout is not None else prior
 
     def __repr__(self):
         s = self.settings
@@ -246,21 +256,40 @@ class Recommender:
                                                                 "likes in the ratings" if rated else "it is not in the ratings")
         return user_indices(self.ratings.user_ids, users, unknown=why)
 
+    def popularity(self, heldout:bool=False) -> np.ndarray:
+        "The items' `popularity_term`: from the likes of every split, or (`heldout`) of the training split only."
+        _, rows = self.ratings.likes("train" if heldout else None, self.catalog)
+        return popularity_term(np.bincount(rows, minlength=len(self.catalog)))
+
     def ranker(self, guidance:float|None=None, n:int|None=None, rule:str|None=None, seed:int=0,
-               diverse:Diverse|bool|None=None) -> GenerateRetrieve:
-        "The generate-then-retrieve ranker with the fitted settings (or these); `diverse` (True: `Diverse()`) samples by `sample_diverse`."
+               diverse:Diverse|bool|None=None,
+               beta:float|None=None, # the exposure weight (None: the fitted one)
+               heldout:bool=False, # the prior and the popularity of the training split alone, as `evaluate` scores them
+              ) -> GenerateRetrieve|PriorDensity:
+        "The fitted ranking rule with the fitted settings (or these): generate-then-retrieve, or the prior's density over its shortlist."
         s = self.settings
         d = Diverse() if diverse is True else diverse or None
         quality = knn_quality(self.verifier().probabilities(self.catalog.X), self.catalog.X, k=d.k) if d is not None else None
-        return GenerateRetrieve(self.prior, self.catalog.X, guidance=s["guidance"] if guidance is None else guidance, n=n or s["n"],
-                                rule=rule or s["rule"], steps=s["steps"], scheduler=s["scheduler"], temperature=s["temperature"],
-                                seed=seed, diverse=d, quality=quality)
+        prior, pop, rule = self.heldout if heldout else self.prior, self.popularity(heldout), rule or s["rule"]
+        gen = dict(guidance=s["guidance"] if guidance is None else guidance, n=n or s["n"], steps=s["steps"], scheduler=s["scheduler"],
+                   temperature=s["temperature"], seed=seed, diverse=d, quality=quality, popularity=pop)
+        if rule != "density":
+            return GenerateRetrieve(prior, self.catalog.X, rule=rule, beta=s.get("beta", 0.0) if beta is None else beta, **gen)
+        shortlist = GenerateRetrieve(prior, self.catalog.X, rule=s.get("sample_rule", "mean"), beta=s.get("sample_beta", 0.0), **gen)
+        seen = _training_rows(self.ratings, self.catalog) if heldout else {int(u): g.to_numpy() for u, g in self.ratings.rated(self.catalog).groupby("user").row}
+        return PriorDensity(prior, self.catalog.X, levels=s.get("levels", (0.5, 0.7, 0.9)), contrast=s.get("contrast", 1.0), shortlist=shortlist,
+                            M=s.get("shortlist", 200), exclude=seen, popularity=pop, beta=s.get("beta", 0.0) if beta is None else beta, seed=seed)
+
+    @property
+    def sample_rule(self) -> str:
+        "The rule of the generate-then-retrieve stage (the shortlist's, when the ranking rule is 'density')."
+        return self.settings.get("sample_rule", "mean") if self.settings["rule"] == "density" else self.settings["rule"]
 
     def sample(self, users="all", n:int|None=None, guidance:float|None=None, seed:int=0,
                diverse:Diverse|bool|None=None) -> tuple[np.ndarray, list]:
         "(embeddings (N, dim), the user id of each row): `n` liked embeddings per user, at the fitted guidance unless given, or varied by `diverse`."
         with cpu_threads(self.settings.get("threads"), self.prior.device):
-            E, owners = self.ranker(guidance, n, seed=seed, diverse=diverse).sample(self.user_indices(users))
+            E, owners = self.ranker(guidance, n, rule=self.sample_rule, seed=seed, diverse=diverse).sample(self.user_indices(users))
         return E, [self.ratings.user_ids[u] for u in owners]
 
     def recommend(self, users="all", k:int=10, exclude_seen:bool=True, seed:int=0, diverse:Diverse|bool|None=None) -> pd.DataFrame:
@@ -319,11 +348,11 @@ class Recommender:
         unknown = [b for b in baselines if b not in BASELINES]
         if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
         task = held_out(self.ratings, self.catalog, split, candidates)
-        generators = {"REBECA": self.ranker(seed=seed)}
-        if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse)
-        if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed)
+        generators = {"REBECA": self.ranker(seed=seed, heldout=True)}
+        if diverse: generators["REBECA, diverse"] = self.ranker(seed=seed, diverse=diverse, heldout=True, rule=self.sample_rule, beta=0.0)
+        if unconditional: generators["unconditional prior"] = self.ranker(guidance=0.0, seed=seed, heldout=True, rule=self.sample_rule, beta=0.0)
         if noue: generators["NoUE"] = GenerateRetrieve(self.noue(progress, **(noue if isinstance(noue, dict) else {})), self.catalog.X, guidance=self.settings["guidance"], n=self.settings["n"],
-                                                       rule=self.settings["rule"], steps=self.settings["steps"],
+                                                       rule=self.sample_rule, steps=self.settings["steps"],
                                                        scheduler=self.settings["scheduler"], temperature=self.settings["temperature"], seed=seed)
         rankers = dict(generators)
         for name in baselines:
@@ -333,8 +362,10 @@ class Recommender:
             table = evaluate_rankers(rankers, task, k, truth=truth, progress=progress, X=self.catalog.X)
             perm = None
             if permutation:
-                sets = {name: g.sample(task.users) for name, g in generators.items()}
+                sets = {name: (g.shortlist if isinstance(g, PriorDensity) else g).sample(task.users) for name, g in generators.items()}
                 perm = permutation_table(self.verifier(), sets, self.ratings, self.catalog, seed=seed)
+        table.attrs["model"] = ("the prior trained on the training split alone (the recommender for use has also trained on the held-out ratings)"
+                                if self.heldout is not self.prior else "the prior trained on the training split")
         return Evaluation(table, perm, task)
 
     def save(self, path, overwrite:bool=False) -> Path:
@@ -361,7 +392,9 @@ class Recommender:
         df["split"] = pd.Categorical(df.split.astype(str), categories=["train", "val", "test"])
         ratings = Ratings(df, np.array(meta["user_ids"], dtype=object), None, meta["ratings_source"], meta["ratings_params"])
         curve = pd.DataFrame(meta["guidance_curve"]) if meta.get("guidance_curve") else None
-        return cls(path, TrainedPrior(path/"prior", device), ratings, catalog, meta["settings"], curve)
+        heldout = TrainedPrior(path/"prior", device)
+        use = TrainedPrior(path/USE_PRIOR, device) if (path/USE_PRIOR/"prior.json").is_file() else heldout
+        return cls(path, use, ratings, catalog, meta["settings"], curve, heldout=heldout)
 
     def _append_ratings(self, df:pd.DataFrame, write:bool=True):
         "Add validated ratings (`new_ratings`) to the training split, a new rating of a pair replacing the old; saved in the folder if `write`."
@@ -418,25 +451,52 @@ class Recommender:
 
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
+BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)   # the exposure weights rule='auto' tries
+
+def _val_tasks(ratings, catalog, max_users):
+    whole, rated = held_out(ratings, catalog, "val").subset(max_users), held_out(ratings, catalog, "val", candidates="rated").subset(max_users)
+    if len(whole.users) == 0: raise RebecaError("guidance='auto' and rule='auto' need validation likes (n_val > 0 and users with likes in it); "
+                                                "or pass a guidance and a rule, e.g. guidance=3, rule='mean'")
+    return whole, rated
+
+def _metrics(S, task, k, prefix="") -> dict:
+    m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
+    return {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
+
 def choose_guidance(prior:TrainedPrior, ratings:Ratings, catalog, grid=(0.0, 1.0, 2.0, 3.0, 5.0, 10.0), k:int=10,
                     max_users:int|None=200, # rank for at most this many validation users (sampling is the cost)
                     rules=None, # the rules to try on the same samples (default: the ranker's own)
+                    betas=(0.0,), # the exposure weights to try on the same scores (`with_exposure`)
+                    popularity=None, # the items' `popularity_term`, for betas other than 0
                     progress:bool=False, **ranker) -> pd.DataFrame:
-    "The validation likes ranked at every guidance scale of `grid` and every rule, over the catalog and (`rated_`) over the rated items."
-    whole, rated = held_out(ratings, catalog, "val").subset(max_users), held_out(ratings, catalog, "val", candidates="rated").subset(max_users)
-    if len(whole.users) == 0: raise RebecaError("guidance='auto' needs validation likes (n_val > 0 and users with likes in it)")
+    "The validation likes ranked at every guidance scale of `grid`, rule and exposure weight, over the catalog and (`rated_`) over the rated items."
+    whole, rated = _val_tasks(ratings, catalog, max_users)
     rows = []
     for w in tqdm(grid, desc="choosing guidance", disable=not progress):
         g = GenerateRetrieve(prior, catalog.X, guidance=w, **ranker)
         E, _ = g.sample(whole.users)                                   # one sampling for every rule and both tasks
         for rule in (rules or [g.rule]):
             S = np.stack([retrieve_scores(E[j * g.n:(j + 1) * g.n], g.Xn, rule, g.temperature) for j in range(len(whole.users))])
-            row = {"guidance": float(w), "rule": rule}
-            for prefix, task in (("", whole), ("rated_", rated)):
-                m = ranking_metrics(_top_k(_mask(S, task), k), task.relevant, k).mean()
-                row |= {f"{prefix}{c}@{k}": float(m[c]) for c in m.index}
-            rows.append(row)
+            for beta in betas:
+                Sb = with_exposure(S, popularity, beta)
+                rows.append({"guidance": float(w), "rule": rule, "beta": float(beta)} | _metrics(Sb, whole, k) | _metrics(Sb, rated, k, "rated_"))
     return pd.DataFrame(rows)
+
+def choose_density(prior:TrainedPrior, ratings:Ratings, catalog, shortlist, k:int=10, max_users:int|None=200,
+                   contrasts=(0.0, 0.5, 1.0), betas=(0.0,), popularity=None, M:int=200, levels=(0.5, 0.7, 0.9),
+                   progress:bool=False) -> pd.DataFrame:
+    "The validation likes ranked by `PriorDensity` over `shortlist`'s top M, at every contrast and exposure weight (the catalog task only)."
+    whole, _ = _val_tasks(ratings, catalog, max_users)
+    d = PriorDensity(prior, catalog.X, levels=levels, shortlist=shortlist, M=M, exclude=_training_rows(ratings, catalog), popularity=popularity)
+    parts = d.parts(whole.users)                                          # one set of model calls for every setting
+    return pd.DataFrame([{"rule": "density", "contrast": float(c), "beta": float(b)} | _metrics(d.combine(*parts, c, b), whole, k)
+                         for c in contrasts for b in betas])
+
+def _training_rows(ratings:Ratings, catalog) -> dict:
+    "User -> the catalog rows it rated in the training split."
+    df = ratings.rated(catalog)
+    df = df[df.split == "train"]
+    return {int(u): r for u, r in df.groupby("user").row.apply(np.asarray).items()}
 
 # %% ../nbs/11_recommend.ipynb #2d42e314
 def _epochs_for(draws:int|None, ratings:Ratings, config:PriorConfig) -> int:
@@ -464,7 +524,11 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         guidance_users:int|None=200, # 'auto' ranks for at most this many validation users (None: all)
 
         n:int=16, # samples per user, turned into one list by `rule`
-        rule:str="mean", # 'mean', 'max' or 'softmax' (see `retrieve_scores`), or 'auto': chosen with the guidance on the validation split
+        rule:str="auto", # 'mean', 'max' or 'softmax' (see `retrieve_scores`), 'density' (`PriorDensity`), or 'auto': the best on the validation split, with its exposure weight
+        beta:float=0.0, # the exposure weight of a given rule (`with_exposure`); 'auto' chooses it from BETAS
+        density:bool=True, # rule='auto' also tries the prior's density over the best generate-then-retrieve list (`choose_density`)
+        for_use:bool=True, # once the settings are chosen, train on every rating (the held-out ones too) for `use_epochs` more epochs, as `update` does
+        use_epochs:int=5,
         steps:int=10, scheduler:str="dpm", # the sampler: DPM-Solver++ (2nd order) at 10 steps, or 'ddim', 'ddpm' (03_sampling)
         temperature:float=0.05,
         threads:int|None=None, # torch CPU threads (None: `default_threads()`, up to 2 of the cores nothing else keeps busy)
@@ -474,8 +538,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
        ) -> Recommender:
     "Fit REBECA to a catalog: prepare the ratings, train the prior, choose the guidance on the validation split."
     t0 = time.time()
-    if rule not in RULES + ("auto",): raise RebecaError(f"rule={rule!r}: expected one of {RULES} or 'auto'")
-    if rule == "auto" and guidance != "auto": raise RebecaError("rule='auto' is chosen together with guidance='auto'")
+    if rule not in RULES + ("density", "auto"): raise RebecaError(f"rule={rule!r}: expected one of {RULES + ('density',)} or 'auto'")
     if min_likes < 1: raise RebecaError(f"min_likes={min_likes}: a user with no likes gives the prior nothing to learn; use 1 or more")
     if not isinstance(ratings, Ratings):
         options = dict(like_threshold=like_threshold, n_val=n_val, n_test=n_test, split=split)
@@ -503,20 +566,45 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
             train_prior(prior_dataset(ratings, catalog), out/"prior", config, resume=resume_prior, progress=progress,
                         extra_meta=dict(embedder=catalog.embedder))
         prior = TrainedPrior(out/"prior", device)
-        ranker = dict(n=n, rule="mean" if rule == "auto" else rule, steps=steps, scheduler=scheduler, temperature=temperature)
+        pop = popularity_term(np.bincount(ratings.likes("train", catalog)[1], minlength=len(catalog)))
+        sampled = "mean" if rule in ("auto", "density") else rule
+        ranker = dict(n=n, rule=sampled, steps=steps, scheduler=scheduler, temperature=temperature, beta=0.0 if rule == "density" else float(beta))
         curve = None
-        if guidance == "auto":
-            curve = choose_guidance(prior, ratings, catalog, guidance_grid, max_users=guidance_users, progress=progress,
-                                    rules=RULES if rule == "auto" else None, **ranker)
-            if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[1:])}")
-            best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule
-            guidance, ranker["rule"] = float(curve.guidance[best]), str(curve.rule[best])
-        elif not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
+        if guidance != "auto" and not isinstance(guidance, (int, float)): raise RebecaError(f"guidance={guidance!r}: expected a number or 'auto'")
+        if guidance == "auto" or rule == "auto":
+            grid = guidance_grid if guidance == "auto" else (float(guidance),)
+            curve = choose_guidance(prior, ratings, catalog, grid, max_users=guidance_users, progress=progress,
+                                    rules=RULES if rule == "auto" else None, betas=BETAS if rule == "auto" else (ranker.pop("beta"),),
+                                    popularity=pop, **{k: v for k, v in ranker.items() if k != "beta"})
+            if select_by not in curve.columns: raise RebecaError(f"select_by={select_by!r}: expected one of {list(curve.columns[3:])}")
+            best = int(np.argmax(curve[select_by].to_numpy()))                          # ties: the smaller w, the earlier rule, the smaller beta
+            guidance, ranker["rule"], ranker["beta"] = float(curve.guidance[best]), str(curve.rule[best]), float(curve.beta[best])
+        dense = dict(levels=[0.5, 0.7, 0.9], shortlist=200)
+        if rule == "density": ranker |= dict(sample_rule="mean", sample_beta=0.0, rule="density", beta=float(beta), contrast=1.0) | dense
+        elif rule == "auto" and density and select_by in curve.columns[curve.columns.str.match(r"^(ndcg|recall|precision|hit_rate)@")]:
+            shortlist = GenerateRetrieve(prior, catalog.X, guidance=guidance, popularity=pop, **ranker)
+            dens = choose_density(prior, ratings, catalog, shortlist, max_users=guidance_users, progress=progress, popularity=pop,
+                                  betas=BETAS, levels=dense["levels"], M=dense["shortlist"])
+            d = int(np.argmax(dens[select_by].to_numpy()))
+            if dens[select_by][d] > curve[select_by].max():                             # ties: generate-then-retrieve
+                ranker |= dict(sample_rule=ranker["rule"], sample_beta=ranker["beta"], rule="density", beta=float(dens.beta[d]),
+                               contrast=float(dens.contrast[d])) | dense
+            curve = pd.concat([curve, dens.assign(guidance=guidance)], ignore_index=True)
+    heldout, use = prior, prior
+    if for_use:
+        from rebeca.foldin import update, save_prior
+        if not (out/USE_PRIOR/"prior.json").is_file():                   # finished once: a resumed fit keeps it
+            everything = dataclasses.replace(ratings, df=ratings.df.assign(split=pd.Categorical(["train"] * len(ratings.df), categories=["train", "val", "test"])))
+            use = TrainedPrior(out/"prior", device)
+            with cpu_threads(threads, device): cost = update(use, everything, catalog, epochs=use_epochs, progress=progress)
+            use.meta = use.meta | dict(trained_on="every rating", ratings=cost["ratings"])
+            replace_folder(out/USE_PRIOR, lambda new: save_prior(use, new))
+        use = TrainedPrior(out/USE_PRIOR, device)
     settings = dict(guidance=float(guidance), protocol=protocol if isinstance(protocol, str) or protocol is None else "custom", select_by=select_by if curve is not None else None,
                     guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=catalog.embedder,
-                    fit_seconds=round(time.time() - t0, 1), **ranker)
+                    for_use=bool(for_use), fit_seconds=round(time.time() - t0, 1), **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=RECOMMENDER_FORMAT, settings=settings,
                                                        user_ids=[str(w) for w in ratings.user_ids], ratings_source=ratings.source,
                                                        ratings_params=ratings.params,
                                                        guidance_curve=None if curve is None else curve.to_dict("records")), indent=1))
-    return Recommender(out, prior, ratings, catalog, settings, curve)
+    return Recommender(out, use, ratings, catalog, settings, curve, heldout=heldout)
