@@ -150,7 +150,7 @@ TUNING_GRIDS = {"ALS": (ALS.fit, dict(factors=[32, 64, 128], regularization=[0.0
 # %% ../nbs/11b_baselines.ipynb #cfa505d5
 BASELINES = {"popularity": Popularity.fit,
              "popularity (ratings)": functools.partial(Popularity.fit, by="ratings"),
-             "item-kNN": ItemKNN.fit,
+             "item-kNN (content)": ItemKNN.fit,
              "ALS": ALS.fit,
              "verifier top-k": VerifierTop.fit,
              **{f"{name}, tuned": functools.partial(tuned, fit, grid) for name, (fit, grid) in TUNING_GRIDS.items()}}

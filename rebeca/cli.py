@@ -89,7 +89,7 @@ class Group:
 
 # %% ../nbs/10_cli.ipynb #b6c32a97
 SPLIT = Group("split", "rebeca.data:prepare_ratings", ["min_likes", "n_val", "n_test", "seed", "like_threshold", "duplicates", "split"],
-              flags=dict(seed="split_seed"), choices=dict(duplicates=["error", "first", "last"], split=["random", "time"]))
+              flags=dict(seed="split_seed"), choices=dict(duplicates=["error", "first", "last"], split=["random", "time", "ratio", "global"]))
 QUIET = Group("quiet", "rebeca.cli:_progress", ["quiet"], flat=True)
 DEVICE = Group("device", "rebeca.core:default_device", ["device"], flat=True)
 WORLD = Group("world", "rebeca.shapes.world:make_world", ["n_images", "n_users", "seed"], flags=dict(n_images="images", n_users="users"))
@@ -382,9 +382,9 @@ def download_command(profile:str="flickr-aes", # the profile whose models to fet
 
 # %% ../nbs/10_cli.ipynb #3e1562c7
 FIT = Group("options", "rebeca.recommend:fit", ["config", "like_threshold", "min_likes", "n_val", "n_test", "split_seed", "split",
-                                                "missing", "select_by", "n", "rule", "steps", "threads"],
-            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule=["mean", "max", "softmax", "auto"], missing=["error", "drop"],
-                         split=["random", "time"]))
+                                                "protocol", "missing", "select_by", "n", "rule", "beta", "steps", "threads", "use_epochs"],
+            choices=dict(config="rebeca.prior:PRIOR_CONFIGS", rule=["mean", "max", "softmax", "density", "auto"], missing=["error", "drop"],
+                         split=["random", "time", "ratio", "global"], protocol="rebeca.evaluation:PROTOCOLS"))
 
 def _read_ids(path:Path) -> list:
     "Item ids from a text file, one per line."
@@ -468,7 +468,7 @@ def evaluate_command(model:Path, # the recommender's folder (`rebeca fit`)
     from rebeca.recommend import Recommender, BASELINES
     ev = Recommender.load(model).evaluate(split=split, k=k, candidates=candidates, noue=noue, progress=not quiet,
                                           baselines=tuple(BASELINES) if baselines is None else tuple(baselines))
-    print(ev.task); print(ev.table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(ev.task, "\nscored:", ev.table.attrs.get("model", "")); print(ev.table.to_string(float_format=lambda v: f"{v:.4f}"))
     if ev.permutation is not None: print(ev.permutation[["effect_sd", "p_value", "vs_heldout"]].to_string(float_format=lambda v: f"{v:.3f}"))
     if out is not None:
         from rebeca.core import atomic_write

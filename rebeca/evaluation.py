@@ -130,17 +130,18 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
                      progress:bool=True,
                      X=None, # optional: the catalog's embeddings, for the per-user diversity of each list (`vendi@k`)
                     ) -> pd.DataFrame:
-    "One row per ranker: precision, recall, hit rate and NDCG at `k` on the task's held-out likes (and list diversity); `attrs['top']` keeps the lists."
-    rows, tops = [], {}
+    "One row per ranker: precision, recall, hit rate and NDCG at `k` on the task's held-out likes (and list diversity); `attrs['top']` keeps the lists, `attrs['params']` tuned settings."
+    rows, tops, params = [], {}, {}
     for name, ranker in tqdm(rankers.items(), desc="evaluating", unit="method", disable=not progress):
         t0 = time.perf_counter()
         if callable(ranker) and not hasattr(ranker, "scores"): ranker = ranker()
         t1 = time.perf_counter()
+        if getattr(ranker, "params", None) is not None: params[name] = ranker.params       # the settings `tuned` chose
         top = rank_items(ranker, task, k)
         per_user = ranking_metrics(top, task.relevant, k)
         m = per_user.mean()
         row = {"method": name, **{f"{c}@{k}": float(m[c]) for c in m.index},
-               f"ndcg@{k} se": float(per_user.ndcg.std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan}
+               **{f"{c}@{k} se": float(per_user[c].std(ddof=1) / np.sqrt(len(per_user))) if len(per_user) > 1 else np.nan for c in ("ndcg", "recall")}}
         if truth is not None:
             row["true_like"] = float(np.mean(truth(np.repeat(task.user_ids, k), np.asarray(task.ids, dtype=object)[top.ravel()])))
         if X is not None and len(top):
@@ -148,7 +149,7 @@ def evaluate_rankers(rankers:dict, # name -> ranker (or a function of no argumen
         row |= dict(fit_s=round(t1 - t0, 2), rank_s=round(time.perf_counter() - t1, 2))
         rows.append(row); tops[name] = top
     table = pd.DataFrame(rows).set_index("method")
-    table.attrs["top"] = tops
+    table.attrs["top"], table.attrs["params"] = tops, params
     return table
 
 # %% ../nbs/11a_evaluation.ipynb #90c3f44d

@@ -528,7 +528,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         beta:float=0.0, # the exposure weight of a given rule (`with_exposure`); 'auto' chooses it from BETAS
         density:bool=True, # rule='auto' also tries the prior's density over the best generate-then-retrieve list (`choose_density`)
         for_use:bool=True, # once the settings are chosen, train on every rating (the held-out ones too) for `use_epochs` more epochs, as `update` does
-        use_epochs:int=5,
+        use_epochs:int=5, # 0: no training on every rating (as for_use=False)
         steps:int=10, scheduler:str="dpm", # the sampler: DPM-Solver++ (2nd order) at 10 steps, or 'ddim', 'ddpm' (03_sampling)
         temperature:float=0.05,
         threads:int|None=None, # torch CPU threads (None: `default_threads()`, up to 2 of the cores nothing else keeps busy)
@@ -591,7 +591,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
                                contrast=float(dens.contrast[d])) | dense
             curve = pd.concat([curve, dens.assign(guidance=guidance)], ignore_index=True)
     heldout, use = prior, prior
-    if for_use:
+    if for_use and use_epochs > 0:
         from rebeca.foldin import update, save_prior
         if not (out/USE_PRIOR/"prior.json").is_file():                   # finished once: a resumed fit keeps it
             everything = dataclasses.replace(ratings, df=ratings.df.assign(split=pd.Categorical(["train"] * len(ratings.df), categories=["train", "val", "test"])))
@@ -602,7 +602,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
         use = TrainedPrior(out/USE_PRIOR, device)
     settings = dict(guidance=float(guidance), protocol=protocol if isinstance(protocol, str) or protocol is None else "custom", select_by=select_by if curve is not None else None,
                     guidance_users=guidance_users if curve is not None else None, threads=threads, config=name, embedder=catalog.embedder,
-                    for_use=bool(for_use), fit_seconds=round(time.time() - t0, 1), **ranker)
+                    for_use=bool(for_use and use_epochs > 0), fit_seconds=round(time.time() - t0, 1), **ranker)
     atomic_write(out/RECOMMENDER_JSON, json.dumps(dict(format="rebeca-recommender", version=RECOMMENDER_FORMAT, settings=settings,
                                                        user_ids=[str(w) for w in ratings.user_ids], ratings_source=ratings.source,
                                                        ratings_params=ratings.params,
