@@ -50,7 +50,9 @@ def fitted(name, ratings, ids, X, out, **options):
     from rebeca.recommend import Recommender, fit
     meta = out/"recommender.json"
     if meta.is_file():
-        if "beta" in json.loads(meta.read_text())["settings"]: return Recommender.load(out)
+        from rebeca.recommend import BETAS
+        curve = json.loads(meta.read_text()).get("guidance_curve") or []
+        if {r.get("beta") for r in curve} == set(BETAS): return Recommender.load(out)
         shutil.rmtree(out/"prior"/"checkpoint", ignore_errors=True); meta.unlink()       # the prior stays; only the choice runs again
     t = time.time()
     rec = fit(ratings, (ids, X), out=out, protocol=name, progress=False, for_use=False, resume=True, **options)

@@ -451,7 +451,7 @@ class Recommender:
 
 
 # %% ../nbs/11_recommend.ipynb #ecc867c3
-BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)   # the exposure weights rule='auto' tries
+BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)   # the exposure weights rule='auto' tries
 
 def _val_tasks(ratings, catalog, max_users):
     whole, rated = held_out(ratings, catalog, "val").subset(max_users), held_out(ratings, catalog, "val", candidates="rated").subset(max_users)
