@@ -95,8 +95,9 @@ def table_for(name, rec, max_users=None, baselines=None, truth=None):
     from rebeca.baselines import BASELINES, VerifierTop
     from rebeca.evaluation import evaluate_rankers, held_out
     rankers = rebeca_rows(rec)
+    implicit = bool((rec.ratings.df.like == 1).all())                    # every rating relevant: no dislikes for the verifier
     for b, f in BASELINES.items():
-        if baselines is not None and b not in baselines: continue
+        if (baselines is not None and b not in baselines) or (implicit and b == "verifier top-k"): continue
         rankers[b] = (lambda: VerifierTop(rec.verifier(), rec.catalog.X)) if b == "verifier top-k" else (lambda f=f: f(rec.ratings, rec.catalog))
     task = held_out(rec.ratings, rec.catalog, "test").subset(max_users)
     table = evaluate_rankers(rankers, task, 10, progress=True, truth=truth)

@@ -345,6 +345,9 @@ class Recommender:
         if protocol is not None and protocol != fitted:
             raise RebecaError(f"evaluate(protocol={protocol!r}): this recommender was fit " + (f"under protocol {fitted!r}" if fitted else "without a protocol")
                               + f"; the protocol decides the split the prior trains on, so fit again with fit(..., protocol={protocol!r})")
+        if (self.ratings.df.like == 1).all() and ("verifier top-k" in baselines or permutation):   # implicit feedback (protocol 'recbole')
+            warnings.warn("every rating is a like, so there is no verifier to train: 'verifier top-k' and the permutation test are left out")
+            baselines, permutation = tuple(b for b in baselines if b != "verifier top-k"), False
         unknown = [b for b in baselines if b not in BASELINES]
         if unknown: raise RebecaError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
         task = held_out(self.ratings, self.catalog, split, candidates)

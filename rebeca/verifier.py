@@ -113,6 +113,9 @@ def train_verifier(ratings:Ratings, catalog, out=None, latent_dim:int=80, user_b
         if meta.get("settings") == settings and meta.get("n_ratings") == len(ratings.df):
             return load_model(Verifier, Path(out)/"model").to(device).eval(), meta
     user, row, like, split = _verifier_rows(ratings, catalog)
+    if like.min() == like.max():
+        raise RebecaError(f"train_verifier: every one of the {len(like)} ratings is a {'like' if like.max() else 'dislike'}; the verifier "
+                          "learns likes against dislikes (under implicit feedback, as protocol 'recbole' makes it, there is none to learn)")
     pool, test = np.flatnonzero(split != "test"), np.flatnonzero(split == "test")
     rng = np.random.default_rng(seed)
     pool = rng.permutation(pool)
