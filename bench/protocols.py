@@ -63,7 +63,7 @@ def fitted(name, ratings, ids, X, out, **options):
 
 def rebeca_rows(rec):
     "REBECA's rankers, scored as `evaluate` scores them (the held-out prior): the default, and each rule at beta 0 and at its best on validation."
-    from rebeca.recommend import RULES, PriorDensity, _training_rows
+    from rebeca.recommend import RULES, PriorDensity, _rated_rows
     s, curve = rec.settings, rec.guidance_curve
     rankers = {f"REBECA, default (rule {s['rule']}, beta {s['beta']:g}, chosen on validation)": rec.ranker(heldout=True)}
     kept = {}                                              # one sampling per guidance scale, shared by the rules
@@ -84,7 +84,7 @@ def rebeca_rows(rec):
         for label, rows in (("", dens[dens.beta == 0]), (" + exposure", dens)):
             b = rows.iloc[int(rows["ndcg@10"].to_numpy().argmax())]
             rankers[f"REBECA, prior density{label} (contrast {b.contrast:g}, beta {b.beta:g}; shortlist {sample_rule})"] = PriorDensity(
-                rec.heldout, rec.catalog.X, contrast=b.contrast, shortlist=shortlist, M=200, exclude=_training_rows(rec.ratings, rec.catalog),
+                rec.heldout, rec.catalog.X, contrast=b.contrast, shortlist=shortlist, M=200, exclude=_rated_rows(rec.ratings, rec.catalog),
                 popularity=rec.popularity(heldout=True), beta=b.beta)
     rankers["unconditional prior (w 0)"] = gen(0.0, "mean", 0.0)
     return rankers

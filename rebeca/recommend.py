@@ -276,7 +276,7 @@ class Recommender:
         if rule != "density":
             return GenerateRetrieve(prior, self.catalog.X, rule=rule, beta=s.get("beta", 0.0) if beta is None else beta, **gen)
         shortlist = GenerateRetrieve(prior, self.catalog.X, rule=s.get("sample_rule", "mean"), beta=s.get("sample_beta", 0.0), **gen)
-        seen = _training_rows(self.ratings, self.catalog) if heldout else {int(u): g.to_numpy() for u, g in self.ratings.rated(self.catalog).groupby("user").row}
+        seen = _rated_rows(self.ratings, self.catalog, "train" if heldout else None)
         return PriorDensity(prior, self.catalog.X, levels=s.get("levels", (0.5, 0.7, 0.9)), contrast=s.get("contrast", 1.0), shortlist=shortlist,
                             M=s.get("shortlist", 200), exclude=seen, popularity=pop, beta=s.get("beta", 0.0) if beta is None else beta, seed=seed)
 
@@ -298,7 +298,7 @@ class Recommender:
         with cpu_threads(self.settings.get("threads"), self.prior.device):
             S = np.array(self.ranker(seed=seed, diverse=diverse).scores(idx), dtype=np.float32)
         if exclude_seen:
-            where = {u: g.to_numpy() for u, g in self.ratings.rated(self.catalog).groupby("user").row}
+            where = _rated_rows(self.ratings, self.catalog, None)
             for j, u in enumerate(idx):
                 if u in where: S[j, where[u]] = -np.inf
         top = _top_k(S, k)
@@ -490,16 +490,16 @@ def choose_density(prior:TrainedPrior, ratings:Ratings, catalog, shortlist, k:in
                    progress:bool=False) -> pd.DataFrame:
     "The validation likes ranked by `PriorDensity` over `shortlist`'s top M, at every contrast and exposure weight (the catalog task only)."
     whole, _ = _val_tasks(ratings, catalog, max_users)
-    d = PriorDensity(prior, catalog.X, levels=levels, shortlist=shortlist, M=M, exclude=_training_rows(ratings, catalog), popularity=popularity)
+    d = PriorDensity(prior, catalog.X, levels=levels, shortlist=shortlist, M=M, exclude=_rated_rows(ratings, catalog), popularity=popularity)
     parts = d.parts(whole.users)                                          # one set of model calls for every setting
     return pd.DataFrame([{"rule": "density", "contrast": float(c), "beta": float(b)} | _metrics(d.combine(*parts, c, b), whole, k)
                          for c in contrasts for b in betas])
 
-def _training_rows(ratings:Ratings, catalog) -> dict:
-    "User -> the catalog rows it rated in the training split."
+def _rated_rows(ratings:Ratings, catalog, split:str|None="train") -> dict:
+    "User -> the catalog rows it rated in `split` (None: in any split)."
     df = ratings.rated(catalog)
-    df = df[df.split == "train"]
-    return {int(u): r for u, r in df.groupby("user").row.apply(np.asarray).items()}
+    if split is not None: df = df[df.split == split]
+    return {int(u): g.to_numpy() for u, g in df.groupby("user").row}
 
 # %% ../nbs/11_recommend.ipynb #2d42e314
 def _epochs_for(draws:int|None, ratings:Ratings, config:PriorConfig) -> int:
