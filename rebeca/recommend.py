@@ -28,8 +28,8 @@ from .baselines import BASELINES, Popularity, ItemKNN, ALS, VerifierTop
 
 # %% auto #0
 __all__ = ['RULES', 'RECOMMENDER_JSON', 'CATALOG_FILE', 'RATINGS_FILE', 'USE_PRIOR', 'RECOMMENDER_FORMAT', 'BETAS',
-           'retrieve_scores', 'GenerateRetrieve', 'popularity_term', 'with_exposure', 'PriorDensity', 'default_threads',
-           'cpu_threads', 'Recommender', 'choose_guidance', 'choose_density', 'fit']
+           'retrieve_scores', 'GenerateRetrieve', 'popularity_term', 'liked_popularity', 'with_exposure',
+           'PriorDensity', 'default_threads', 'cpu_threads', 'Recommender', 'choose_guidance', 'choose_density', 'fit']
 
 # %% ../nbs/11_recommend.ipynb #3eb30bdb
 RULES = ("mean", "max", "softmax")
@@ -99,6 +99,10 @@ def popularity_term(counts) -> np.ndarray:
     "Items' log(1 + count), standardised over the catalog: the exposure term that a rule's scores gain with weight β."
     p = np.log1p(np.asarray(counts, dtype=np.float64))
     return ((p - p.mean()) / (p.std() or 1.0)).astype(np.float32)
+
+def liked_popularity(ratings:Ratings, catalog, split:str|None="train") -> np.ndarray:
+    "The `popularity_term` of each catalog item's like count in `split` (None: every split)."
+    return popularity_term(np.bincount(ratings.likes(split, catalog)[1], minlength=len(catalog)))
 
 def with_exposure(S, # (users, items) scores of one rule
                   popularity=None, # (items,) `popularity_term` of the training counts
@@ -258,8 +262,7 @@ class Recommender:
 
     def popularity(self, heldout:bool=False) -> np.ndarray:
         "The items' `popularity_term`: from the likes of every split, or (`heldout`) of the training split only."
-        _, rows = self.ratings.likes("train" if heldout else None, self.catalog)
-        return popularity_term(np.bincount(rows, minlength=len(self.catalog)))
+        return liked_popularity(self.ratings, self.catalog, "train" if heldout else None)
 
     def ranker(self, guidance:float|None=None, n:int|None=None, rule:str|None=None, seed:int=0,
                diverse:Diverse|bool|None=None,
@@ -569,7 +572,7 @@ def fit(ratings, # a DataFrame, CSV or Parquet file of (user, item, rating) rows
             train_prior(prior_dataset(ratings, catalog), out/"prior", config, resume=resume_prior, progress=progress,
                         extra_meta=dict(embedder=catalog.embedder))
         prior = TrainedPrior(out/"prior", device)
-        pop = popularity_term(np.bincount(ratings.likes("train", catalog)[1], minlength=len(catalog)))
+        pop = liked_popularity(ratings, catalog)
         sampled = "mean" if rule in ("auto", "density") else rule
         ranker = dict(n=n, rule=sampled, steps=steps, scheduler=scheduler, temperature=temperature, beta=0.0 if rule == "density" else float(beta))
         curve = None
